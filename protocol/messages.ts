@@ -1,0 +1,403 @@
+/**
+ * Typed messages: {@linkcode encodeMessage} turns a {@linkcode Message} into one whole frame,
+ * {@linkcode decodeMessage} turns a {@linkcode Frame} back into a message, checking every
+ * length and rejecting anything malformed with {@linkcode ProtocolError}.
+ *
+ * @module
+ */
+
+import type { Bet } from "../store/bet.ts";
+import { ascii8Size, ByteCursor, ByteWriter, str8Size, utf8ByteLength } from "./codec.ts";
+import { ProtocolError } from "./errors.ts";
+import type { Frame } from "./framing.ts";
+import {
+  ErrorCode,
+  HEADER_SIZE,
+  MAGIC,
+  MAX_FRAME_SIZE,
+  MAX_PAYLOAD_SIZE,
+  MessageType,
+  messageTypeName,
+  toHexByte,
+  VERSION,
+  WINNERS_FLAG_LAST,
+} from "./types.ts";
+
+/** ECHO (client -> server): text to be echoed. */
+export interface EchoMessage {
+  /** {@linkcode MessageType.ECHO} */
+  type: typeof MessageType.ECHO;
+  /** Any UTF-8 text that fits the frame. */
+  text: string;
+}
+
+/** ECHO_REPLY (server -> client): the text of the ECHO, unchanged. */
+export interface EchoReplyMessage {
+  /** {@linkcode MessageType.ECHO_REPLY} */
+  type: typeof MessageType.ECHO_REPLY;
+  /** The echoed text. */
+  text: string;
+}
+
+/** BET_BATCH (client -> server): bets of one agency; every bet's agency is the batch's. */
+export interface BetBatchMessage {
+  /** {@linkcode MessageType.BET_BATCH} */
+  type: typeof MessageType.BET_BATCH;
+  /** Agency number, u16. */
+  agency: number;
+  /** Batch sequence number chosen by the client, u32; echoed in BATCH_RESULT. */
+  batchId: number;
+  /** 1 to 65535 bets, as many as fit 8192 bytes. */
+  bets: Bet[];
+}
+
+/** BATCH_RESULT (server -> client): whether a batch was stored. */
+export interface BatchResultMessage {
+  /** {@linkcode MessageType.BATCH_RESULT} */
+  type: typeof MessageType.BATCH_RESULT;
+  /** The batchId of the BET_BATCH answered. */
+  batchId: number;
+  /** An {@linkcode ErrorCode}: `OK` (0) when stored. */
+  code: number;
+  /** Why it failed; empty when OK. */
+  reason: string;
+}
+
+/** AGENCY_DONE (client -> server): the agency has sent all its bets. */
+export interface AgencyDoneMessage {
+  /** {@linkcode MessageType.AGENCY_DONE} */
+  type: typeof MessageType.AGENCY_DONE;
+  /** Agency number, u16. */
+  agency: number;
+}
+
+/** DONE_ACK (server -> client): the AGENCY_DONE was recorded. */
+export interface DoneAckMessage {
+  /** {@linkcode MessageType.DONE_ACK} */
+  type: typeof MessageType.DONE_ACK;
+  /** Agency number, u16. */
+  agency: number;
+}
+
+/** WINNERS_QUERY (client -> server): asks for the agency's winners. */
+export interface WinnersQueryMessage {
+  /** {@linkcode MessageType.WINNERS_QUERY} */
+  type: typeof MessageType.WINNERS_QUERY;
+  /** Agency number, u16. */
+  agency: number;
+}
+
+/** WINNERS_REPLY (server -> client): one part of the winners' documents. */
+export interface WinnersReplyMessage {
+  /** {@linkcode MessageType.WINNERS_REPLY} */
+  type: typeof MessageType.WINNERS_REPLY;
+  /** Whether this is the last frame of the reply (flag bit0). */
+  last: boolean;
+  /** Documents (ASCII, at most 255 bytes each) in this frame. */
+  documents: string[];
+}
+
+/** ERROR (server -> client): the request failed; the server closes the connection after it. */
+export interface ErrorMessage {
+  /** {@linkcode MessageType.ERROR} */
+  type: typeof MessageType.ERROR;
+  /** An {@linkcode ErrorCode}. */
+  code: number;
+  /** One line saying what went wrong. */
+  reason: string;
+}
+
+/** Every message of the protocol, told apart by its numeric `type`. */
+export type Message =
+  | EchoMessage
+  | EchoReplyMessage
+  | BetBatchMessage
+  | BatchResultMessage
+  | AgencyDoneMessage
+  | DoneAckMessage
+  | WinnersQueryMessage
+  | WinnersReplyMessage
+  | ErrorMessage;
+
+/** Bytes of the BET_BATCH payload before its bets: agency u16 + batchId u32 + count u16. */
+export const BET_BATCH_HEADER_SIZE = 8;
+/** Bytes of the WINNERS_REPLY payload before its documents: flags u8 + count u16. */
+export const WINNERS_REPLY_HEADER_SIZE = 3;
+/** Most bets a BET_BATCH count (u16) can carry. */
+export const MAX_BATCH_COUNT = 0xffff;
+
+/**
+ * Bytes one bet takes inside a BET_BATCH payload: four str8 fields and a u32.
+ * @throws {RangeError} naming the field when a string is over 255 bytes, `document` or
+ *   `birthdate` is not ASCII, or `number` is not a u32
+ */
+export function encodedBetSize(bet: Bet): number {
+  checkU32(bet.number, "number");
+  return 4 + 4 + str8Size(bet.firstName, "firstName") + str8Size(bet.lastName, "lastName") +
+    ascii8Size(bet.document, "document") + ascii8Size(bet.birthdate, "birthdate");
+}
+
+/**
+ * Encodes a message as one whole frame, header included, in a single buffer.
+ * @throws {RangeError} naming the field on a value that does not fit its field, a batch
+ *   of 0 or over 65535 bets, or a frame over 8192 bytes
+ */
+export function encodeMessage(message: Message): Uint8Array {
+  switch (message.type) {
+    case MessageType.ECHO:
+    case MessageType.ECHO_REPLY: {
+      const writer = startFrame(message.type, utf8ByteLength(message.text));
+      writer.text(message.text, "text");
+      return writer.finish();
+    }
+    case MessageType.BET_BATCH:
+      return encodeBetBatch(message);
+    case MessageType.BATCH_RESULT: {
+      const writer = startFrame(message.type, 4 + 1 + utf8ByteLength(message.reason));
+      writer.u32(message.batchId, "batchId");
+      writer.u8(message.code, "code");
+      writer.text(message.reason, "reason");
+      return writer.finish();
+    }
+    case MessageType.AGENCY_DONE:
+    case MessageType.DONE_ACK:
+    case MessageType.WINNERS_QUERY: {
+      const writer = startFrame(message.type, 2);
+      writer.u16(message.agency, "agency");
+      return writer.finish();
+    }
+    case MessageType.WINNERS_REPLY: {
+      const size = winnersPayloadSize(message.documents);
+      const writer = startFrame(message.type, size);
+      writer.u8(message.last ? WINNERS_FLAG_LAST : 0, "flags");
+      writer.u16(message.documents.length, "count");
+      for (const document of message.documents) writer.ascii8(document, "document");
+      return writer.finish();
+    }
+    case MessageType.ERROR: {
+      const writer = startFrame(message.type, 1 + utf8ByteLength(message.reason));
+      writer.u8(message.code, "code");
+      writer.text(message.reason, "reason");
+      return writer.finish();
+    }
+    default: {
+      const unknown: { type: unknown } = message;
+      throw new RangeError(`Unknown message type: ${JSON.stringify(unknown.type)}`);
+    }
+  }
+}
+
+/**
+ * Splits winners' documents into WINNERS_REPLY frames of at most 8192 bytes each, in
+ * order; only the last frame has the LAST flag. No documents gives one LAST frame with
+ * count 0.
+ * @throws {RangeError} naming the document when one is over 255 bytes or not ASCII
+ */
+export function encodeWinnersReplies(documents: string[]): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  let first = 0;
+  let size = WINNERS_REPLY_HEADER_SIZE;
+  for (let i = 0; i < documents.length; i++) {
+    const needed = 1 + documentSize(documents, i);
+    if (size + needed > MAX_PAYLOAD_SIZE) {
+      frames.push(encodeWinnersPart(documents.slice(first, i), size, false));
+      first = i;
+      size = WINNERS_REPLY_HEADER_SIZE;
+    }
+    size += needed;
+  }
+  frames.push(encodeWinnersPart(documents.slice(first), size, true));
+  return frames;
+}
+
+/**
+ * Decodes a frame into its message, checking every length against the payload.
+ * @throws {ProtocolError} UNKNOWN_TYPE for an unknown type; MALFORMED for a truncated
+ *   payload, trailing bytes, a batch with 0 bets, invalid UTF-8 or ASCII, a string running
+ *   past the payload, or a WINNERS_REPLY whose count does not match its documents
+ */
+export function decodeMessage(frame: Frame): Message {
+  const { type, payload } = frame;
+  if (payload.length > MAX_PAYLOAD_SIZE) {
+    throw new ProtocolError(
+      `Frame too large: ${HEADER_SIZE + payload.length} bytes (max ${MAX_FRAME_SIZE})`,
+    );
+  }
+  const cursor = new ByteCursor(payload, { context: `${messageTypeName(type)} payload` });
+  switch (type) {
+    case MessageType.ECHO:
+      return { type: MessageType.ECHO, text: cursor.text("text") };
+    case MessageType.ECHO_REPLY:
+      return { type: MessageType.ECHO_REPLY, text: cursor.text("text") };
+    case MessageType.BET_BATCH:
+      return decodeBetBatch(cursor);
+    case MessageType.BATCH_RESULT: {
+      const batchId = cursor.u32("batchId");
+      const code = cursor.u8("code");
+      return { type: MessageType.BATCH_RESULT, batchId, code, reason: cursor.text("reason") };
+    }
+    case MessageType.AGENCY_DONE:
+    case MessageType.DONE_ACK:
+    case MessageType.WINNERS_QUERY: {
+      const agency = cursor.u16("agency");
+      cursor.expectEnd();
+      return { type, agency };
+    }
+    case MessageType.WINNERS_REPLY:
+      return decodeWinnersReply(cursor);
+    case MessageType.ERROR: {
+      const code = cursor.u8("code");
+      return { type: MessageType.ERROR, code, reason: cursor.text("reason") };
+    }
+    default:
+      throw new ProtocolError(`Unknown message type: ${toHexByte(type)}`, {
+        code: ErrorCode.UNKNOWN_TYPE,
+      });
+  }
+}
+
+function encodeBetBatch(message: BetBatchMessage): Uint8Array {
+  const { agency, batchId, bets } = message;
+  const count = bets.length;
+  if (count < 1 || count > MAX_BATCH_COUNT) {
+    throw new RangeError(`Batch size out of range: ${count} bets (expected 1..${MAX_BATCH_COUNT})`);
+  }
+  let size = BET_BATCH_HEADER_SIZE;
+  let i = 0;
+  try {
+    for (; i < count; i++) {
+      const bet = bets[i];
+      if (bet.agency !== agency) {
+        throw new RangeError(
+          `Bet agency mismatch: agency is ${bet.agency} (expected the batch's ${agency})`,
+        );
+      }
+      size += encodedBetSize(bet);
+    }
+  } catch (error) {
+    throw annotate(error, `bet ${i + 1} of ${count}`);
+  }
+  const writer = startFrame(MessageType.BET_BATCH, size);
+  writer.u16(agency, "agency");
+  writer.u32(batchId, "batchId");
+  writer.u16(count, "count");
+  for (const bet of bets) {
+    writer.str8(bet.firstName, "firstName");
+    writer.str8(bet.lastName, "lastName");
+    writer.ascii8(bet.document, "document");
+    writer.ascii8(bet.birthdate, "birthdate");
+    writer.u32(bet.number, "number");
+  }
+  return writer.finish();
+}
+
+function decodeBetBatch(cursor: ByteCursor): BetBatchMessage {
+  const agency = cursor.u16("agency");
+  const batchId = cursor.u32("batchId");
+  const count = cursor.u16("count");
+  if (count === 0) {
+    throw new ProtocolError("Empty BET_BATCH: count is 0 (expected 1..65535)");
+  }
+  const bets: Bet[] = [];
+  let i = 0;
+  try {
+    for (; i < count; i++) {
+      bets.push({
+        agency,
+        firstName: cursor.str8("firstName"),
+        lastName: cursor.str8("lastName"),
+        document: cursor.ascii8("document"),
+        birthdate: cursor.ascii8("birthdate"),
+        number: cursor.u32("number"),
+      });
+    }
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    throw new ProtocolError(`${error.message} (in bet ${i + 1} of ${count})`, {
+      code: error.code,
+      cause: error,
+    });
+  }
+  cursor.expectEnd();
+  return { type: MessageType.BET_BATCH, agency, batchId, bets };
+}
+
+function decodeWinnersReply(cursor: ByteCursor): WinnersReplyMessage {
+  const flags = cursor.u8("flags");
+  if ((flags & ~WINNERS_FLAG_LAST) !== 0) {
+    throw new ProtocolError(
+      `Unknown WINNERS_REPLY flags: ${toHexByte(flags)} (only bit0 LAST is defined)`,
+    );
+  }
+  const count = cursor.u16("count");
+  const documents: string[] = [];
+  for (let i = 0; i < count; i++) {
+    if (cursor.remaining === 0) {
+      throw new ProtocolError(
+        `WINNERS_REPLY count mismatch: count is ${count} but the payload ends after ${i} ` +
+          `documents`,
+      );
+    }
+    documents.push(cursor.ascii8("document"));
+  }
+  if (cursor.remaining !== 0) {
+    throw new ProtocolError(
+      `WINNERS_REPLY count mismatch: count is ${count} but ${cursor.remaining} bytes follow ` +
+        `the last document`,
+    );
+  }
+  return { type: MessageType.WINNERS_REPLY, last: (flags & WINNERS_FLAG_LAST) !== 0, documents };
+}
+
+function documentSize(documents: string[], index: number): number {
+  try {
+    return ascii8Size(documents[index], "document");
+  } catch (error) {
+    throw annotate(error, `document ${index + 1} of ${documents.length}`);
+  }
+}
+
+function winnersPayloadSize(documents: string[]): number {
+  let size = WINNERS_REPLY_HEADER_SIZE;
+  for (let i = 0; i < documents.length; i++) size += 1 + documentSize(documents, i);
+  return size;
+}
+
+function encodeWinnersPart(documents: string[], size: number, last: boolean): Uint8Array {
+  const writer = startFrame(MessageType.WINNERS_REPLY, size);
+  writer.u8(last ? WINNERS_FLAG_LAST : 0, "flags");
+  writer.u16(documents.length, "count");
+  for (const document of documents) writer.ascii8(document, "document");
+  return writer.finish();
+}
+
+/** Checks the payload fits a frame, allocates the whole frame and writes its header. */
+function startFrame(type: number, payloadSize: number): ByteWriter {
+  if (payloadSize > MAX_PAYLOAD_SIZE) {
+    throw new RangeError(
+      `Frame too large: ${HEADER_SIZE + payloadSize} bytes (max ${MAX_FRAME_SIZE})`,
+    );
+  }
+  const writer = new ByteWriter(HEADER_SIZE + payloadSize);
+  writer.u8(MAGIC, "magic");
+  writer.u8(VERSION, "version");
+  writer.u8(type, "type");
+  writer.u16(payloadSize, "length");
+  return writer;
+}
+
+function checkU32(value: number, field: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new RangeError(
+      `Field out of range: ${field} is ${
+        typeof value === "number" ? value : JSON.stringify(value)
+      } (expected an integer 0..4294967295)`,
+    );
+  }
+}
+
+/** Adds which element failed to a RangeError's message; other errors pass unchanged. */
+function annotate(error: unknown, where: string): unknown {
+  if (!(error instanceof RangeError)) return error;
+  return new RangeError(`${error.message} (in ${where})`, { cause: error });
+}
