@@ -1,0 +1,178 @@
+/**
+ * The lottery's domain: what a bet is, when it is valid, and when it wins.
+ *
+ * {@linkcode validateBet} runs on the server for every bet received, so it is
+ * written for speed: character-code loops instead of regular expressions, and
+ * date checks done with arithmetic on the text instead of `Date` objects.
+ *
+ * @module
+ */
+
+/** The number drawn by the lottery: a bet on it wins. */
+export const LOTTERY_WINNER_NUMBER = 7574;
+
+/** Highest number a bet may be placed on. */
+export const MAX_BET_NUMBER = 99999;
+
+/** One bet placed by a person at an agency. */
+export interface Bet {
+  /** Agency that took the bet, 1..agencies. */
+  agency: number;
+  /** Bettor's first name(s), e.g. `"José María"`. */
+  firstName: string;
+  /** Bettor's last name(s), e.g. `"Núñez"`. */
+  lastName: string;
+  /** National identity document: 1-10 ASCII digits. */
+  document: string;
+  /** Date of birth, `YYYY-MM-DD`. */
+  birthdate: string;
+  /** Number bet on, 0..99999. */
+  number: number;
+}
+
+/** Options of {@linkcode validateBet}. */
+export interface ValidateBetOptions {
+  /** Number of agencies: a bet's agency must be in 1..agencies. */
+  agencies: number;
+  /** Day against which birthdates are checked (its UTC date). @default now */
+  today?: Date;
+}
+
+/** Oldest birth year accepted. */
+const MIN_BIRTH_YEAR = 1900;
+/** Longest document accepted, in digits. */
+const MAX_DOCUMENT_DIGITS = 10;
+/** Longest value shown in a reason, in UTF-16 units, before it is cut with an ellipsis. */
+const MAX_SHOWN_VALUE = 60;
+const MS_PER_DAY = 86_400_000;
+
+const CHAR_0 = 0x30;
+const CHAR_9 = 0x39;
+const CHAR_DASH = 0x2d;
+
+/**
+ * Checks a bet against the lottery's rules.
+ *
+ * @returns `undefined` when the bet is valid, else a one-line reason naming the
+ * first bad field and its value, e.g.
+ * `Invalid document: "12a" (expected 1-10 digits)`.
+ */
+export function validateBet(bet: Bet, options: ValidateBetOptions): string | undefined {
+  const agencies = options.agencies;
+  const agency = bet.agency;
+  if (!Number.isInteger(agency) || agency < 1 || agency > agencies) {
+    return `Invalid agency: ${show(agency)} (expected an integer 1..${agencies})`;
+  }
+  if (!isName(bet.firstName)) {
+    return `Invalid first_name: ${show(bet.firstName)} (${NAME_EXPECTATION})`;
+  }
+  if (!isName(bet.lastName)) {
+    return `Invalid last_name: ${show(bet.lastName)} (${NAME_EXPECTATION})`;
+  }
+  if (!isDocument(bet.document)) {
+    return `Invalid document: ${show(bet.document)} (expected 1-${MAX_DOCUMENT_DIGITS} digits)`;
+  }
+  if (!isBirthdate(bet.birthdate, todayText(options.today))) {
+    return `Invalid birthdate: ${
+      show(bet.birthdate)
+    } (expected a real YYYY-MM-DD date from ${MIN_BIRTH_YEAR} on, not in the future)`;
+  }
+  const number = bet.number;
+  if (!Number.isInteger(number) || number < 0 || number > MAX_BET_NUMBER) {
+    return `Invalid number: ${show(number)} (expected an integer 0..${MAX_BET_NUMBER})`;
+  }
+  return undefined;
+}
+
+/** Whether the bet won the lottery: it was placed on {@linkcode LOTTERY_WINNER_NUMBER}. */
+export function hasWon(bet: Bet): boolean {
+  return bet.number === LOTTERY_WINNER_NUMBER;
+}
+
+const NAME_EXPECTATION = "expected non-empty text without control characters";
+
+/** Shows a value in a reason: strings quoted and escaped (so the reason stays one line), long ones cut. */
+function show(value: unknown): string {
+  if (typeof value !== "string") return String(value);
+  const cut = value.length > MAX_SHOWN_VALUE ? value.slice(0, MAX_SHOWN_VALUE) + "…" : value;
+  return JSON.stringify(cut);
+}
+
+/** Non-empty after trimming, no C0/C1 control characters (U+0000-U+001F, U+007F-U+009F). */
+function isName(value: unknown): boolean {
+  if (typeof value !== "string") return false;
+  let visible = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return false;
+    // Anything but a plain space counts as visible, except the Unicode spaces trim() removes.
+    if (!visible && c !== 0x20 && !isTrimmedSpace(c)) visible = true;
+  }
+  return visible;
+}
+
+/** Whitespace that `String.prototype.trim` removes, above U+0020 (controls are rejected earlier). */
+function isTrimmedSpace(c: number): boolean {
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 ||
+    c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+function isDocument(value: unknown): boolean {
+  if (typeof value !== "string") return false;
+  const length = value.length;
+  if (length < 1 || length > MAX_DOCUMENT_DIGITS) return false;
+  for (let i = 0; i < length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < CHAR_0 || c > CHAR_9) return false;
+  }
+  return true;
+}
+
+/** Value of the ASCII digit at `index`, or -1 when it is not a digit. */
+function digitAt(text: string, index: number): number {
+  const c = text.charCodeAt(index);
+  return c >= CHAR_0 && c <= CHAR_9 ? c - CHAR_0 : -1;
+}
+
+/** A real `YYYY-MM-DD` date, year 1900 or later, not after `today` (also `YYYY-MM-DD`). */
+function isBirthdate(value: unknown, today: string): boolean {
+  if (typeof value !== "string" || value.length !== 10) return false;
+  if (value.charCodeAt(4) !== CHAR_DASH || value.charCodeAt(7) !== CHAR_DASH) return false;
+  const y0 = digitAt(value, 0),
+    y1 = digitAt(value, 1),
+    y2 = digitAt(value, 2),
+    y3 = digitAt(value, 3);
+  const m0 = digitAt(value, 5), m1 = digitAt(value, 6);
+  const d0 = digitAt(value, 8), d1 = digitAt(value, 9);
+  if ((y0 | y1 | y2 | y3 | m0 | m1 | d0 | d1) < 0) return false;
+  const year = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
+  const month = m0 * 10 + m1;
+  const day = d0 * 10 + d1;
+  if (year < MIN_BIRTH_YEAR || month < 1 || month > 12 || day < 1) return false;
+  if (day > daysInMonth(year, month)) return false;
+  // Both are zero-padded YYYY-MM-DD, so text order is date order.
+  return value <= today;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) {
+    const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+    return leap ? 29 : 28;
+  }
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+// Cache of the last day asked for, so that the hot path allocates nothing.
+let cachedDay = Number.NaN;
+let cachedDayText = "";
+
+/** `YYYY-MM-DD` of the UTC day of `today` (default now), computed once a day. */
+function todayText(today: Date | undefined): string {
+  const ms = today === undefined ? Date.now() : today.getTime();
+  const day = Math.floor(ms / MS_PER_DAY);
+  if (day !== cachedDay) {
+    cachedDayText = Number.isNaN(day) ? "" : new Date(day * MS_PER_DAY).toISOString().slice(0, 10);
+    cachedDay = day;
+  }
+  return cachedDayText;
+}
