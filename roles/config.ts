@@ -1,0 +1,745 @@
+/**
+ * Server and client configuration: loading, precedence and validation.
+ *
+ * Each value comes from the first of: command-line flag, environment
+ * variable, config file, built-in default. An environment variable set to the
+ * empty string counts as unset (what Compose gives for `${UNSET}`). The
+ * default config file (`config/server.ini`, `config/client.yaml`) may be
+ * missing, then defaults and environment apply; a file named explicitly must
+ * exist. Every bad value, unknown key and duplicate key is named in ONE
+ * {@linkcode ConfigError} line, parts joined with `"; "`, each naming the key
+ * the user set (flag `--port`, variable `CLI_LOOP_PERIOD` or file key
+ * `loop.period`), its value and what was expected.
+ *
+ * @example
+ * ```ts
+ * const config = await loadClientConfig({ flags: { id: "3" } });
+ * log.info({ action: "config", result: "success", ...describeClientConfig(config) });
+ * ```
+ *
+ * @module
+ */
+
+import ini from "ini";
+import { parseDocument } from "yaml";
+import { parseDuration } from "./duration.ts";
+import { type LogLevel, parseLogLevel } from "./log.ts";
+
+/** A bad configuration; the message is one line naming every bad key, value and expectation. */
+export class ConfigError extends Error {
+  /** Creates a configuration error with a one-line message. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConfigError";
+  }
+}
+
+/** Config file the server reads when none is given. */
+export const DEFAULT_SERVER_CONFIG_PATH = "config/server.ini";
+/** Config file the client reads when none is given. */
+export const DEFAULT_CLIENT_CONFIG_PATH = "config/client.yaml";
+/** Upper bound of `batch.maxAmount`; the client also caps each batch by frame bytes. */
+export const MAX_BATCH_AMOUNT = 8192;
+
+/** What may be given to {@linkcode loadServerConfig}; everything is optional. */
+export interface ServerOptions {
+  /**
+   * INI file to read. When given it must exist; when omitted the default may be missing.
+   * @default "config/server.ini"
+   */
+  configPath?: string;
+  /**
+   * Environment to read overrides from (`SERVER_PORT`, ...).
+   * @default Deno.env.toObject()
+   */
+  env?: Record<string, string | undefined>;
+  /**
+   * Flag values as typed; errors name them as `tp0 server` spells them: `--port`,
+   * `--listen-backlog`, `--logging-level`, `--agencies`, `--storage`, `--host`.
+   */
+  flags?: Partial<{
+    port: string;
+    listenBacklog: string;
+    loggingLevel: string;
+    agencies: string;
+    storagePath: string;
+    host: string;
+  }>;
+}
+
+/** The resolved, validated server configuration. */
+export interface ServerConfig {
+  /** The config file path used (it may not exist when it is the default). */
+  configPath: string;
+  /** TCP port, 0..65535; 0 means any free port (tests). */
+  port: number;
+  /** Listen backlog, 1..65535. */
+  listenBacklog: number;
+  /** Lowest level logged. */
+  loggingLevel: LogLevel;
+  /** Number of agencies taking part, 1..65535. */
+  agencies: number;
+  /** CSV file where bets are stored. */
+  storagePath: string;
+  /** Address to listen on. */
+  host: string;
+}
+
+/** What may be given to {@linkcode loadClientConfig}; everything is optional except an id somewhere. */
+export interface ClientOptions {
+  /**
+   * YAML file to read. When given it must exist; when omitted the default may be missing.
+   * @default "config/client.yaml"
+   */
+  configPath?: string;
+  /**
+   * Environment to read `CLI_ID` and overrides (`CLI_SERVER_ADDRESS`, ...) from.
+   * @default Deno.env.toObject()
+   */
+  env?: Record<string, string | undefined>;
+  /**
+   * Flag values as typed; errors name them as `tp0 client` spells them: `--id`,
+   * `--server-address`, `--loop-amount`, `--loop-period`, `--log-level`,
+   * `--batch-max-amount`, `--mode`, `--data`.
+   */
+  flags?: Partial<{
+    id: string;
+    serverAddress: string;
+    loopAmount: string;
+    loopPeriod: string;
+    logLevel: string;
+    batchMaxAmount: string;
+    mode: string;
+    dataPath: string;
+  }>;
+}
+
+/** The resolved, validated client configuration. */
+export interface ClientConfig {
+  /** The config file path used (it may not exist when it is the default). */
+  configPath: string;
+  /** Agency id, 1..65535. */
+  id: number;
+  /** `host:port` of the server, port 1..65535 (see {@linkcode splitServerAddress}). */
+  serverAddress: string;
+  /** Echo mode: how many messages to send, >= 0. */
+  loopAmount: number;
+  /** Wait between loop iterations exactly as written (`5s`). */
+  loopPeriod: string;
+  /** {@linkcode ClientConfig.loopPeriod} in milliseconds. */
+  loopPeriodMs: number;
+  /** Lowest level logged. */
+  logLevel: LogLevel;
+  /** Most bets in one batch, 1..8192 (the client also caps by frame size). */
+  batchMaxAmount: number;
+  /** What the client does. */
+  mode: "echo" | "lottery";
+  /** Agency CSV file, `{id}` replaced by the id (default `.data/agency-{id}.csv`). */
+  dataPath: string;
+}
+
+/**
+ * Splits `host:port` (`server:12345`, `127.0.0.1:80`, `[::1]:80`) into a
+ * host name (IPv6 without brackets) and a port 1..65535.
+ *
+ * @throws {RangeError} `Invalid server address: "x" (expected host:port with a port 1..65535)`
+ */
+export function splitServerAddress(address: string): { hostname: string; port: number } {
+  const match = /^(?:\[([0-9A-Za-z:.%]+)\]|([A-Za-z0-9._-]+)):([0-9]{1,5})$/.exec(address);
+  const port = match === null ? NaN : Number(match[3]);
+  if (match === null || port < 1 || port > 65535) {
+    throw new RangeError(
+      `Invalid server address: ${JSON.stringify(address)} (expected ${ADDRESS_EXPECTED})`,
+    );
+  }
+  return { hostname: match[1] ?? match[2], port };
+}
+
+const ADDRESS_EXPECTED = "host:port with a port 1..65535";
+
+/**
+ * The fields of the server's startup `action: config` line, in order, values
+ * as configured: `port, listen_backlog, logging_level, agencies, storage_path`.
+ */
+export function describeServerConfig(config: ServerConfig): Record<string, string | number> {
+  return {
+    port: config.port,
+    listen_backlog: config.listenBacklog,
+    logging_level: config.loggingLevel,
+    agencies: config.agencies,
+    storage_path: config.storagePath,
+  };
+}
+
+/**
+ * The fields of the client's startup `action: config` line, in order, values
+ * as configured: `client_id, server_address, loop_amount, loop_period,
+ * log_level, mode, batch_max_amount, data_path`.
+ */
+export function describeClientConfig(config: ClientConfig): Record<string, string | number> {
+  return {
+    client_id: config.id,
+    server_address: config.serverAddress,
+    loop_amount: config.loopAmount,
+    loop_period: config.loopPeriod,
+    log_level: config.logLevel,
+    mode: config.mode,
+    batch_max_amount: config.batchMaxAmount,
+    data_path: config.dataPath,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Fields: where each value may come from and how it is checked.
+
+/** Parses a value or returns undefined when it is not acceptable. */
+type Check<T> = (text: string) => T | undefined;
+
+interface Field<T, F extends string> {
+  /** Key in the config file (canonical spelling). */
+  key: string;
+  /** Environment variable. */
+  env: string;
+  /** Property of the options' `flags`. */
+  flag: F;
+  /** The command-line flag, as errors name it. */
+  flagName: string;
+  /** Default, as text (always valid). */
+  fallback?: string;
+  check: Check<T>;
+  expected: string;
+}
+
+/** A value found for a field, with the name the user knows it by. */
+interface Setting {
+  text: string;
+  name: string;
+}
+
+function integerIn(min: number, max: number): Check<number> {
+  return function check(text) {
+    if (!/^[0-9]+$/.test(text)) return undefined;
+    const value = Number(text);
+    return value >= min && value <= max ? value : undefined;
+  };
+}
+
+function checkLevel(text: string): LogLevel | undefined {
+  try {
+    return parseLogLevel(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function checkPath(text: string): string | undefined {
+  // deno-lint-ignore no-control-regex
+  return text !== "" && !/[\x00-\x1f\x7f]/.test(text) ? text : undefined;
+}
+
+function checkHost(text: string): string | undefined {
+  // deno-lint-ignore no-control-regex
+  return /^[^\s\x00-\x1f\x7f]+$/.test(text) ? text : undefined;
+}
+
+function checkDuration(text: string): number | undefined {
+  try {
+    return parseDuration(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function checkAddress(text: string): string | undefined {
+  try {
+    splitServerAddress(text);
+    return text;
+  } catch {
+    return undefined;
+  }
+}
+
+function checkMode(text: string): "echo" | "lottery" | undefined {
+  const lower = text.toLowerCase();
+  return lower === "echo" || lower === "lottery" ? lower : undefined;
+}
+
+type ServerFlag = keyof NonNullable<ServerOptions["flags"]>;
+type ClientFlag = keyof NonNullable<ClientOptions["flags"]>;
+
+const SERVER_FIELDS = {
+  port: {
+    key: "SERVER_PORT",
+    env: "SERVER_PORT",
+    flag: "port",
+    flagName: "--port",
+    fallback: "12345",
+    check: integerIn(0, 65535),
+    expected: "an integer 0..65535",
+  } satisfies Field<number, ServerFlag>,
+  listenBacklog: {
+    key: "SERVER_LISTEN_BACKLOG",
+    env: "SERVER_LISTEN_BACKLOG",
+    flag: "listenBacklog",
+    flagName: "--listen-backlog",
+    fallback: "5",
+    check: integerIn(1, 65535),
+    expected: "an integer 1..65535",
+  } satisfies Field<number, ServerFlag>,
+  loggingLevel: {
+    key: "LOGGING_LEVEL",
+    env: "LOGGING_LEVEL",
+    flag: "loggingLevel",
+    flagName: "--logging-level",
+    fallback: "INFO",
+    check: checkLevel,
+    expected: "DEBUG, INFO, WARNING, ERROR or CRITICAL",
+  } satisfies Field<LogLevel, ServerFlag>,
+  agencies: {
+    key: "AGENCIES",
+    env: "AGENCIES",
+    flag: "agencies",
+    flagName: "--agencies",
+    fallback: "5",
+    check: integerIn(1, 65535),
+    expected: "an integer 1..65535",
+  } satisfies Field<number, ServerFlag>,
+  storagePath: {
+    key: "STORAGE_PATH",
+    env: "STORAGE_PATH",
+    flag: "storagePath",
+    flagName: "--storage",
+    fallback: "./bets.csv",
+    check: checkPath,
+    expected: "a non-empty path",
+  } satisfies Field<string, ServerFlag>,
+  host: {
+    key: "SERVER_HOST",
+    env: "SERVER_HOST",
+    flag: "host",
+    flagName: "--host",
+    fallback: "0.0.0.0",
+    check: checkHost,
+    expected: "a host name or IP address",
+  } satisfies Field<string, ServerFlag>,
+};
+
+const CLIENT_FIELDS = {
+  id: {
+    key: "id",
+    env: "CLI_ID",
+    flag: "id",
+    flagName: "--id",
+    check: integerIn(1, 65535),
+    expected: "an integer 1..65535",
+  } satisfies Field<number, ClientFlag>,
+  serverAddress: {
+    key: "server.address",
+    env: "CLI_SERVER_ADDRESS",
+    flag: "serverAddress",
+    flagName: "--server-address",
+    fallback: "server:12345",
+    check: checkAddress,
+    expected: ADDRESS_EXPECTED,
+  } satisfies Field<string, ClientFlag>,
+  loopAmount: {
+    key: "loop.amount",
+    env: "CLI_LOOP_AMOUNT",
+    flag: "loopAmount",
+    flagName: "--loop-amount",
+    fallback: "5",
+    check: integerIn(0, Number.MAX_SAFE_INTEGER),
+    expected: "an integer >= 0",
+  } satisfies Field<number, ClientFlag>,
+  loopPeriod: {
+    key: "loop.period",
+    env: "CLI_LOOP_PERIOD",
+    flag: "loopPeriod",
+    flagName: "--loop-period",
+    fallback: "5s",
+    check: checkDuration,
+    expected: "a Go duration like 100ms, 5s, 1m30s",
+  } satisfies Field<number, ClientFlag>,
+  logLevel: {
+    key: "log.level",
+    env: "CLI_LOG_LEVEL",
+    flag: "logLevel",
+    flagName: "--log-level",
+    fallback: "INFO",
+    check: checkLevel,
+    expected: "DEBUG, INFO, WARNING, ERROR or CRITICAL",
+  } satisfies Field<LogLevel, ClientFlag>,
+  batchMaxAmount: {
+    key: "batch.maxAmount",
+    env: "CLI_BATCH_MAXAMOUNT",
+    flag: "batchMaxAmount",
+    flagName: "--batch-max-amount",
+    fallback: "100",
+    check: integerIn(1, MAX_BATCH_AMOUNT),
+    expected: `an integer 1..${MAX_BATCH_AMOUNT}`,
+  } satisfies Field<number, ClientFlag>,
+  mode: {
+    key: "mode",
+    env: "CLI_MODE",
+    flag: "mode",
+    flagName: "--mode",
+    fallback: "lottery",
+    check: checkMode,
+    expected: "lottery or echo",
+  } satisfies Field<"echo" | "lottery", ClientFlag>,
+  dataPath: {
+    key: "data.path",
+    env: "CLI_DATA_PATH",
+    flag: "dataPath",
+    flagName: "--data",
+    fallback: ".data/agency-{id}.csv",
+    check: checkPath,
+    expected: "a non-empty path",
+  } satisfies Field<string, ClientFlag>,
+};
+
+/** Collects settings and problems, then checks values, naming every bad one. */
+class Resolver<F extends string> {
+  readonly problems: string[] = [];
+  #flags: Partial<Record<F, string | undefined>>;
+  #env: Record<string, string | undefined>;
+  #file: Map<string, string>;
+
+  constructor(
+    flags: Partial<Record<F, string | undefined>>,
+    env: Record<string, string | undefined>,
+    file: Map<string, string>,
+  ) {
+    this.#flags = flags;
+    this.#env = env;
+    this.#file = file;
+  }
+
+  /** The setting of highest precedence for a field, if any. */
+  setting(field: Field<unknown, F>): Setting | undefined {
+    const flag = this.#flags[field.flag];
+    if (flag !== undefined) return { text: flag, name: field.flagName };
+    const env = this.#env[field.env];
+    if (env !== undefined && env !== "") return { text: env, name: field.env };
+    const file = this.#file.get(field.key);
+    if (file !== undefined) return { text: file, name: field.key };
+    if (field.fallback !== undefined) return { text: field.fallback, name: field.key };
+    return undefined;
+  }
+
+  /** The checked value of a field (undefined, with a problem noted, when bad or missing). */
+  value<T>(field: Field<T, F>): { value: T; text: string } | undefined {
+    const setting = this.setting(field);
+    if (setting === undefined) return undefined;
+    const value = field.check(setting.text);
+    if (value === undefined) {
+      this.problems.push(
+        `Invalid ${setting.name}: ${JSON.stringify(setting.text)} (expected ${field.expected})`,
+      );
+      return undefined;
+    }
+    return { value, text: setting.text };
+  }
+
+  /** Throws the single ConfigError naming every problem, if any. */
+  finish(): void {
+    if (this.problems.length > 0) throw new ConfigError(this.problems.join("; "));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Server
+
+/**
+ * Loads the server configuration from flags, environment, the INI file
+ * (keys at the top or under `[DEFAULT]`, case-insensitive) and defaults.
+ *
+ * @throws {ConfigError} one line naming every bad value, unknown or
+ *   duplicate key, or the unreadable / unparseable file.
+ */
+export async function loadServerConfig(options: ServerOptions = {}): Promise<ServerConfig> {
+  const configPath = options.configPath ?? DEFAULT_SERVER_CONFIG_PATH;
+  const text = await readConfigFile(configPath, options.configPath !== undefined);
+  const problems: string[] = [];
+  const file = text === undefined
+    ? new Map<string, string>()
+    : parseServerFile(text, { path: configPath, problems });
+  const resolver = new Resolver<ServerFlag>(
+    options.flags ?? {},
+    options.env ?? Deno.env.toObject(),
+    file,
+  );
+  resolver.problems.push(...problems);
+  const port = resolver.value(SERVER_FIELDS.port);
+  const listenBacklog = resolver.value(SERVER_FIELDS.listenBacklog);
+  const loggingLevel = resolver.value(SERVER_FIELDS.loggingLevel);
+  const agencies = resolver.value(SERVER_FIELDS.agencies);
+  const storagePath = resolver.value(SERVER_FIELDS.storagePath);
+  const host = resolver.value(SERVER_FIELDS.host);
+  resolver.finish();
+  return {
+    configPath,
+    port: port!.value,
+    listenBacklog: listenBacklog!.value,
+    loggingLevel: loggingLevel!.value,
+    agencies: agencies!.value,
+    storagePath: storagePath!.value,
+    host: host!.value,
+  };
+}
+
+const SERVER_KEYS = Object.values(SERVER_FIELDS).map((field) => field.key);
+
+/**
+ * Reads the INI text: structure is checked line by line (so that typos are
+ * reported, not silently ignored), values come from the `ini` package.
+ */
+function parseServerFile(
+  text: string,
+  context: { path: string; problems: string[] },
+): Map<string, string> {
+  const { path, problems } = context;
+  const parsed: Record<string, unknown> = ini.parse(text);
+  const values = new Map<string, string>();
+  const lineOf = new Map<string, number>();
+  let section: string | null = null;
+  let skipSection = false;
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === "" || line.startsWith(";") || line.startsWith("#")) continue;
+    if (line.startsWith("[")) {
+      const match = /^\[([^\]]*)\]$/.exec(line);
+      if (match === null) throw malformed(path, i, "expected [DEFAULT] or KEY = value");
+      section = match[1];
+      skipSection = section.trim().toUpperCase() !== "DEFAULT";
+      if (skipSection) {
+        problems.push(`Unknown section in ${path}: [${section}] (expected [DEFAULT])`);
+      }
+      continue;
+    }
+    const equals = line.indexOf("=");
+    const key = equals > 0 ? line.slice(0, equals).trim() : "";
+    if (!/^[A-Za-z0-9_.-]+$/.test(key)) throw malformed(path, i, "expected KEY = value");
+    if (skipSection) continue;
+    const canonical = key.toUpperCase();
+    if (!SERVER_KEYS.includes(canonical)) {
+      problems.push(unknownKey(path, key, SERVER_KEYS));
+      continue;
+    }
+    const previous = lineOf.get(canonical);
+    if (previous !== undefined) {
+      problems.push(`Duplicate key in ${path}: ${canonical} (lines ${previous + 1} and ${i + 1})`);
+      continue;
+    }
+    lineOf.set(canonical, i);
+    const holder = section === null ? parsed : parsed[section.trim()];
+    const raw = typeof holder === "object" && holder !== null
+      ? (holder as Record<string, unknown>)[key]
+      : undefined;
+    values.set(canonical, typeof raw === "string" ? raw : String(raw));
+  }
+  return values;
+}
+
+function malformed(path: string, index: number, expected: string): ConfigError {
+  return new ConfigError(`Cannot parse ${path}: line ${index + 1} (${expected})`);
+}
+
+// ---------------------------------------------------------------------------
+// Client
+
+/**
+ * Loads the client configuration from flags, environment, the YAML file
+ * (nested or dotted keys, case-insensitive) and defaults. The id has no
+ * default: it must come from `--id` or `CLI_ID`.
+ *
+ * @throws {ConfigError} one line naming every bad or missing value, unknown or
+ *   duplicate key, or the unreadable / unparseable file.
+ */
+export async function loadClientConfig(options: ClientOptions = {}): Promise<ClientConfig> {
+  const configPath = options.configPath ?? DEFAULT_CLIENT_CONFIG_PATH;
+  const text = await readConfigFile(configPath, options.configPath !== undefined);
+  const problems: string[] = [];
+  const file = text === undefined
+    ? new Map<string, string>()
+    : parseClientFile(text, { path: configPath, problems });
+  const resolver = new Resolver<ClientFlag>(
+    options.flags ?? {},
+    options.env ?? Deno.env.toObject(),
+    file,
+  );
+  resolver.problems.push(...problems);
+  const id = resolver.value(CLIENT_FIELDS.id);
+  if (resolver.setting(CLIENT_FIELDS.id) === undefined) {
+    resolver.problems.push(
+      `Missing client id: set --id or CLI_ID (expected ${CLIENT_FIELDS.id.expected})`,
+    );
+  }
+  const serverAddress = resolver.value(CLIENT_FIELDS.serverAddress);
+  const loopAmount = resolver.value(CLIENT_FIELDS.loopAmount);
+  const loopPeriod = resolver.value(CLIENT_FIELDS.loopPeriod);
+  const logLevel = resolver.value(CLIENT_FIELDS.logLevel);
+  const batchMaxAmount = resolver.value(CLIENT_FIELDS.batchMaxAmount);
+  const mode = resolver.value(CLIENT_FIELDS.mode);
+  const dataPath = resolver.value(CLIENT_FIELDS.dataPath);
+  resolver.finish();
+  return {
+    configPath,
+    id: id!.value,
+    serverAddress: serverAddress!.value,
+    loopAmount: loopAmount!.value,
+    loopPeriod: loopPeriod!.text,
+    loopPeriodMs: loopPeriod!.value,
+    logLevel: logLevel!.value,
+    batchMaxAmount: batchMaxAmount!.value,
+    mode: mode!.value,
+    dataPath: dataPath!.value.replaceAll("{id}", String(id!.value)),
+  };
+}
+
+const CLIENT_KEYS = Object.values(CLIENT_FIELDS)
+  .map((field) => field.key)
+  .filter((key) => key !== "id");
+const CLIENT_SECTIONS = new Map<string, string[]>();
+for (const key of CLIENT_KEYS) {
+  const dot = key.indexOf(".");
+  if (dot < 0) continue;
+  const section = key.slice(0, dot);
+  CLIENT_SECTIONS.set(section, [...(CLIENT_SECTIONS.get(section) ?? []), key.slice(dot + 1)]);
+}
+
+/**
+ * Reads the YAML text with the failsafe schema (every scalar stays the text
+ * as written), flattens mappings into dotted keys and matches them to the
+ * known keys case-insensitively.
+ */
+function parseClientFile(
+  text: string,
+  context: { path: string; problems: string[] },
+): Map<string, string> {
+  const { path, problems } = context;
+  const document = parseDocument(text, { schema: "failsafe", logLevel: "silent" });
+  if (document.errors.length > 0) {
+    const reason = document.errors[0].message.split("\n")[0].replace(/:$/, "");
+    throw new ConfigError(`Cannot parse ${path}: ${reason}`, { cause: document.errors[0] });
+  }
+  const root: unknown = document.toJS({ maxAliasCount: 100 });
+  if (root === null || root === undefined || root === "") return new Map();
+  if (!isMapping(root)) {
+    throw new ConfigError(`Cannot parse ${path}: expected a mapping of keys at the top level`);
+  }
+  const values = new Map<string, string>();
+  const byLower = new Map(CLIENT_KEYS.map((key) => [key.toLowerCase(), key]));
+  const visit = (mapping: Record<string, unknown>, prefix: string): void => {
+    for (const [key, value] of Object.entries(mapping)) {
+      const path_ = prefix === "" ? key : `${prefix}.${key}`;
+      const lower = path_.toLowerCase();
+      if (isMapping(value)) {
+        visit(value, path_);
+        continue;
+      }
+      const canonical = byLower.get(lower);
+      if (canonical === undefined) {
+        if (CLIENT_SECTIONS.has(lower)) {
+          if (value === "") continue; // an empty section: all its keys commented out
+          problems.push(
+            `Invalid ${path_}: ${JSON.stringify(value)} (expected a mapping with ${
+              CLIENT_SECTIONS.get(lower)!.join(", ")
+            })`,
+          );
+        } else if (lower === "id" || lower === "cli_id") {
+          problems.push(`Unknown key in ${path}: ${path_} (set the client id with --id or CLI_ID)`);
+        } else {
+          problems.push(unknownKey(path, path_, CLIENT_KEYS));
+        }
+        continue;
+      }
+      if (values.has(canonical)) {
+        problems.push(`Duplicate key in ${path}: ${canonical}`);
+        continue;
+      }
+      if (typeof value !== "string") {
+        problems.push(`Invalid ${canonical}: a list (expected a single value)`);
+        continue;
+      }
+      values.set(canonical, value);
+    }
+  };
+  visit(root, "");
+  return values;
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+// ---------------------------------------------------------------------------
+// Shared helpers
+
+/** The file's text; undefined when the default file is missing. */
+async function readConfigFile(path: string, explicit: boolean): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      if (!explicit) return undefined;
+      throw new ConfigError(`Config file not found: ${JSON.stringify(path)}`, { cause: error });
+    }
+    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new ConfigError(`Cannot read config file ${JSON.stringify(path)}: ${reason}`, {
+      cause: error,
+    });
+  }
+  return text.startsWith("\uFEFF") ? text.slice(1) : text;
+}
+
+function unknownKey(path: string, key: string, known: readonly string[]): string {
+  const suggestion = closest(key, known);
+  return suggestion === undefined
+    ? `Unknown key in ${path}: ${key} (expected one of ${known.join(", ")})`
+    : `Unknown key in ${path}: ${key} (did you mean ${suggestion}?)`;
+}
+
+/** The known key a typo most likely meant, if any is close enough. */
+function closest(key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of known) {
+    const distance = editDistance(lower, candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  if (best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 3))) return best;
+  // `PORT` for `SERVER_PORT`, `amount` for `loop.amount`
+  return known.find((candidate) => {
+    const c = candidate.toLowerCase();
+    return c.endsWith(`_${lower}`) || c.endsWith(`.${lower}`);
+  });
+}
+
+/** Optimal string alignment distance (a transposition counts as one edit). */
+function editDistance(a: string, b: string): number {
+  const rows = a.length + 1;
+  const cols = b.length + 1;
+  const d: number[][] = Array.from({ length: rows }, (_, i) => {
+    const row = new Array<number>(cols).fill(0);
+    row[0] = i;
+    return row;
+  });
+  for (let j = 0; j < cols; j++) d[0][j] = j;
+  for (let i = 1; i < rows; i++) {
+    for (let j = 1; j < cols; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[rows - 1][cols - 1];
+}
