@@ -1,0 +1,104 @@
+/**
+ * tp0: the lottery of FIUBA 75.74's TP0 as one program. The first argument
+ * names the role; everything after it belongs to that role.
+ *
+ *     tp0 server --config config/server.ini
+ *     tp0 client --id 3
+ *     tp0 gen-compose docker-compose-dev.yaml 5
+ *     tp0 validate-echo --address server:12345
+ *
+ * @module
+ */
+
+import denoJson from "./deno.json" with { type: "json" };
+import { EXIT_OK, EXIT_USAGE, printErr, printOut } from "./roles/cli.ts";
+import { runClient, runGenCompose, runServer, runValidateEcho } from "./roles/mod.ts";
+
+/** The program's version, from deno.json. */
+export const VERSION: string = denoJson.version;
+
+const USAGE = `Usage: tp0 <command> [options]
+
+The "Lotería Nacional" of FIUBA 75.74 TP0: a server that receives bets from
+agencies over TCP, and the agencies that send them.
+
+Commands:
+  server          run the lottery (and echo) server
+  client          run one agency (lottery mode) or an echo client
+  gen-compose     write a Docker Compose file for a server and N clients
+  validate-echo   check that a server echoes a line back, like netcat would
+
+Options:
+  -h, --help      show this help (tp0 <command> --help for a command's options)
+  -V, --version   print the version
+
+Examples:
+  tp0 server --config config/server.ini
+  tp0 client --id 3 --server-address 127.0.0.1:12345
+  tp0 gen-compose docker-compose-dev.yaml 5 --mode echo
+  tp0 validate-echo --address server:12345`;
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  server: runServer,
+  client: runClient,
+  "gen-compose": runGenCompose,
+  "validate-echo": runValidateEcho,
+};
+
+/** Runs the command line `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  if (command === undefined) {
+    printUsageError("missing command");
+    return EXIT_USAGE;
+  }
+  if (command === "-h" || command === "--help" || command === "help") {
+    printOut(USAGE);
+    return EXIT_OK;
+  }
+  if (command === "-V" || command === "--version" || command === "version") {
+    printOut(`tp0 ${VERSION}`);
+    return EXIT_OK;
+  }
+  const run = COMMANDS[command];
+  if (run === undefined) {
+    const reason = command.startsWith("-")
+      ? `Unknown option '${command}'`
+      : `Unknown command '${command}'${suggest(command)}`;
+    printUsageError(reason);
+    return EXIT_USAGE;
+  }
+  return await run(rest);
+}
+
+function printUsageError(reason: string): void {
+  printErr(`tp0: ${reason}\n\n${USAGE}`);
+}
+
+/** ` (did you mean 'server'?)` for a near miss, or nothing. */
+function suggest(word: string): string {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const name of Object.keys(COMMANDS)) {
+    const distance = editDistance(word, name);
+    if (distance < bestDistance) [best, bestDistance] = [name, distance];
+  }
+  return best === undefined ? "" : ` (did you mean '${best}'?)`;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

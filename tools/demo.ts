@@ -1,0 +1,166 @@
+/**
+ * `deno task demo`: the whole lottery on this machine, no Docker. Starts the
+ * server and one client per agency file as local processes on 127.0.0.1,
+ * interleaves their logs with a role prefix the way Compose does, and ends
+ * with a summary table.
+ *
+ *     deno task demo [--agencies 5] [--data .data] [--quiet]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { parseLogLine } from "../roles/log.ts";
+import { ROOT, spawnTp0, startLocalServer, type Tp0Process } from "./processes.ts";
+
+const USAGE = `Usage: deno task demo [options]
+
+Runs the lottery locally: a server on 127.0.0.1 and one agency per file
+<data>/agency-{i}.csv, then prints bets and winners per agency.
+
+Options:
+  --agencies <n>          agencies to run (default 5)
+  --data <dir>            folder with agency-{i}.csv (default .data)
+  --batch-max-amount <n>  bets per batch (default: config/client.yaml)
+  --quiet                 print only the summary
+  -h, --help              show this help`;
+
+interface AgencyResult {
+  agency: number;
+  code: number;
+  bets: number;
+  winners: number;
+  seconds: number;
+}
+
+async function demo(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        agencies: { type: "string", default: "5" },
+        data: { type: "string", default: ".data" },
+        "batch-max-amount": { type: "string" },
+        quiet: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    console.error(`demo: ${(error as Error).message.split("\n")[0]}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const agencies = Number(values.agencies);
+  if (!Number.isInteger(agencies) || agencies < 1 || agencies > 1000) {
+    console.error(`demo: Invalid --agencies: "${values.agencies}" (expected 1..1000)\n\n${USAGE}`);
+    return 2;
+  }
+  const dataDir = values.data.startsWith("/") ? values.data : `${ROOT}${values.data}`;
+  for (let i = 1; i <= agencies; i++) {
+    try {
+      Deno.statSync(`${dataDir}/agency-${i}.csv`);
+    } catch {
+      console.error(`demo: Missing data file: "${dataDir}/agency-${i}.csv"`);
+      return 1;
+    }
+  }
+
+  const width = `client${agencies}`.length;
+  const printer = (name: string) => (line: string) => {
+    if (!values.quiet) console.log(`${name.padEnd(width)} | ${line}`);
+  };
+  const storageDir = await Deno.makeTempDir({ prefix: "tp0-demo-" });
+  const started = performance.now();
+  const server = await startLocalServer({
+    agencies,
+    storagePath: `${storageDir}/bets.csv`,
+    onLine: printer("server"),
+  });
+  const extra = values["batch-max-amount"]
+    ? ["--batch-max-amount", values["batch-max-amount"]]
+    : [];
+  try {
+    const clients: Tp0Process[] = [];
+    for (let i = 1; i <= agencies; i++) {
+      clients.push(spawnTp0([
+        "client",
+        "--id",
+        String(i),
+        "--server-address",
+        server.address,
+        "--data",
+        `${dataDir}/agency-${i}.csv`,
+        ...extra,
+      ], { onLine: printer(`client${i}`) }));
+    }
+    const results = await Promise.all(clients.map(async (client, index) => {
+      const { code } = await client.status;
+      return summarize(index + 1, code, client.lines);
+    }));
+    const elapsed = (performance.now() - started) / 1000;
+    server.process.kill("SIGTERM");
+    const serverStatus = await server.process.status;
+    const stored = await countLines(`${storageDir}/bets.csv`);
+    printSummary(results, { elapsed, stored });
+    const ok = results.every((r) => r.code === 0) && serverStatus.code === 0;
+    console.log(ok ? "demo: success" : `demo: FAILED (server exit ${serverStatus.code})`);
+    return ok ? 0 : 1;
+  } finally {
+    server.process.kill("SIGTERM");
+    await server.process.status;
+    await Deno.remove(storageDir, { recursive: true });
+  }
+}
+
+function summarize(agency: number, code: number, lines: string[]): AgencyResult {
+  const result: AgencyResult = { agency, code, bets: 0, winners: 0, seconds: 0 };
+  for (const line of lines) {
+    const record = parseLogLine(line);
+    if (record?.action !== "resumen") continue;
+    result.bets = Number(record.fields.apuestas_enviadas);
+    result.winners = Number(record.fields.ganadores);
+    result.seconds = Number(record.fields.segundos);
+  }
+  return result;
+}
+
+function printSummary(results: AgencyResult[], totals: { elapsed: number; stored: number }): void {
+  const rows = [
+    ["agency", "bets", "winners", "seconds", "exit"],
+    ...results.map((r) => [r.agency, r.bets, r.winners, r.seconds.toFixed(3), r.code].map(String)),
+    [
+      "total",
+      String(results.reduce((sum, r) => sum + r.bets, 0)),
+      String(results.reduce((sum, r) => sum + r.winners, 0)),
+      totals.elapsed.toFixed(3),
+      "",
+    ],
+  ];
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  const format = (row: string[]) => row.map((cell, c) => cell.padStart(widths[c])).join("  ");
+  console.log("");
+  console.log(format(rows[0]));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const row of rows.slice(1, -1)) console.log(format(row));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  console.log(format(rows.at(-1)!));
+  console.log(`\nrows in the server's storage: ${totals.stored}`);
+}
+
+async function countLines(path: string): Promise<number> {
+  let count = 0;
+  const file = await Deno.open(path);
+  for await (const chunk of file.readable) { // Closes the file at its end.
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) count++;
+  }
+  return count;
+}
+
+if (import.meta.main) {
+  Deno.exit(await demo(Deno.args));
+}

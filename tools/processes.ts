@@ -1,0 +1,159 @@
+/**
+ * Runs tp0 roles as child processes, the way a user (or Compose) runs them,
+ * and watches their log lines. Shared by the demo, the benchmark and the
+ * whole-system tests.
+ *
+ * @module
+ */
+
+/** The program's entry point. */
+export const MAIN_TS: string = new URL("../main.ts", import.meta.url).pathname;
+
+/** The project's root folder. */
+export const ROOT: string = new URL("..", import.meta.url).pathname;
+
+/** Options of {@linkcode spawnTp0}. */
+export interface SpawnOptions {
+  /** Called with each output line (stdout and stderr), without its newline. */
+  onLine?: (line: string) => void;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Remove every inherited variable that starts with one of these prefixes. */
+  clearEnv?: boolean;
+}
+
+/** A running tp0 process and everything it has printed so far. */
+export class Tp0Process {
+  /** Every line printed so far (stdout and stderr interleaved as read). */
+  readonly lines: string[] = [];
+  /** Resolves with the exit status once the output is fully read. */
+  readonly status: Promise<Deno.CommandStatus>;
+  /** The operating system's process id. */
+  readonly pid: number;
+  #child: Deno.ChildProcess;
+  #waiters: { test: (line: string) => boolean; resolve: (line: string) => void }[] = [];
+  #onLine?: (line: string) => void;
+
+  /** Wraps a spawned child whose stdout and stderr are piped. */
+  constructor(child: Deno.ChildProcess, onLine?: (line: string) => void) {
+    this.#child = child;
+    this.#onLine = onLine;
+    this.pid = child.pid;
+    const reading = Promise.all([this.#pump(child.stdout), this.#pump(child.stderr)]);
+    this.status = reading.then(() => child.status);
+  }
+
+  /** Sends a signal; ignores a process that has already exited. */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // Already exited.
+    }
+  }
+
+  /** Resolves with the first line (past or future) that passes `test`. */
+  waitForLine(test: (line: string) => boolean, timeoutMs = 10_000): Promise<string> {
+    const seen = this.lines.find(test);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        test,
+        resolve: (line: string) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(new Error(`No matching line within ${timeoutMs} ms; last lines:\n${this.tail()}`));
+      }, timeoutMs);
+      this.#waiters.push(waiter);
+      this.status.then(() => {
+        if (!this.#waiters.includes(waiter)) return;
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        clearTimeout(timer);
+        reject(new Error(`Process exited before a matching line; last lines:\n${this.tail()}`));
+      });
+    });
+  }
+
+  /** The last lines printed, for error messages. */
+  tail(count = 15): string {
+    return this.lines.slice(-count).join("\n");
+  }
+
+  async #pump(stream: ReadableStream<Uint8Array>): Promise<void> {
+    let carry = "";
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      const parts = (carry + text).split("\n");
+      carry = parts.pop()!;
+      for (const line of parts) this.#accept(line);
+    }
+    if (carry !== "") this.#accept(carry);
+  }
+
+  #accept(line: string): void {
+    this.lines.push(line);
+    this.#onLine?.(line);
+    for (const waiter of [...this.#waiters]) {
+      if (!waiter.test(line)) continue;
+      this.#waiters = this.#waiters.filter((w) => w !== waiter);
+      waiter.resolve(line);
+    }
+  }
+}
+
+/** Starts `tp0 <args>` with `deno run` (no stdin; stdout and stderr piped). */
+export function spawnTp0(args: string[], options: SpawnOptions = {}): Tp0Process {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--quiet", MAIN_TS, ...args],
+    cwd: ROOT,
+    env: options.env,
+    clearEnv: options.clearEnv,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  return new Tp0Process(child, options.onLine);
+}
+
+/** Options of {@linkcode startLocalServer}. */
+export interface LocalServerOptions extends SpawnOptions {
+  /** Agencies the server waits for. */
+  agencies: number;
+  /** Storage file. */
+  storagePath: string;
+  /** More server flags. */
+  args?: string[];
+}
+
+/** A server child process listening on 127.0.0.1 and the port it bound. */
+export interface LocalServer {
+  process: Tp0Process;
+  port: number;
+  address: string;
+}
+
+/**
+ * Starts `tp0 server` on 127.0.0.1 with a free port, and resolves once it
+ * logs `action: server_listening`.
+ */
+export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
+  const process = spawnTp0([
+    "server",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--agencies",
+    String(options.agencies),
+    "--storage",
+    options.storagePath,
+    ...(options.args ?? []),
+  ], options);
+  const line = await process.waitForLine((l) => l.includes("action: server_listening"));
+  const port = Number(/address: [^|]*:(\d+)/.exec(line)?.[1]);
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`No port in: ${line}`);
+  return { process, port, address: `127.0.0.1:${port}` };
+}
