@@ -69,8 +69,9 @@ export function parseCommand<O extends NonNullable<ParseArgsConfig["options"]>>(
 /** Turns parseArgs' multi-line messages into the one-line reason we print. */
 function cleanParseArgsMessage(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
+  // "Unknown option '--x'. To specify a positional argument, …" -> "Unknown option '--x'"
   const first = text.split("\n")[0].trim();
-  return first.replace(/\. To specify a positional argument.*$/, "").replace(/\.$/, "");
+  return first.split(/\.\s/)[0].replace(/\.$/, "");
 }
 
 /**

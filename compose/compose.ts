@@ -1,0 +1,202 @@
+/**
+ * The Docker Compose file for a tp0 system, built as a plain object: one
+ * `server` and `client1..clientN`, all from the same image, differing only in
+ * command, mounts and identity environment.
+ *
+ * Bind-mount sources are relative (`./config/server.ini`): Compose resolves
+ * them against the directory of the Compose file, so the file must be written
+ * at the repository root (next to `config/` and `.data/`). They use the long
+ * syntax with `create_host_path: false`, so a missing file stops `docker
+ * compose up` with "bind source path does not exist" instead of Docker
+ * silently creating an empty root-owned directory in its place.
+ *
+ * @module
+ */
+
+/** What the clients do: echo a message or send their agency's bets. */
+export type ClientMode = "echo" | "lottery";
+
+/** The client modes, in the order usage texts list them. */
+export const CLIENT_MODES: readonly ClientMode[] = ["echo", "lottery"];
+
+/** The image every service runs unless told otherwise. */
+export const DEFAULT_IMAGE = "tp0:latest";
+
+/** The port the server listens on inside its container (config/server.ini). */
+export const DEFAULT_SERVER_PORT = 12345;
+
+/** The largest number of clients (agencies) a Compose file may hold. */
+export const MAX_CLIENTS = 1000;
+
+/** The network every service joins. */
+export const NETWORK_NAME = "testing_net";
+
+/** The subnet of {@linkcode NETWORK_NAME}. */
+export const NETWORK_SUBNET = "172.25.125.0/24";
+
+/** The named volume that holds the server's bet storage. */
+export const STORAGE_VOLUME = "bets";
+
+/** Where the server's storage file lives inside its container. */
+export const SERVER_STORAGE_PATH = "/data/bets.csv";
+
+/** Where a client's agency dataset is mounted inside its container. */
+export const CLIENT_DATA_PATH = "/data/agency.csv";
+
+/** What may be chosen when generating a Compose file. */
+export interface ComposeOptions {
+  /** What the clients do. @default "lottery" */
+  mode?: ClientMode;
+  /** The image of every service. @default "tp0:latest" */
+  image?: string;
+  /**
+   * The port the healthcheck probes; must match SERVER_PORT in
+   * config/server.ini. @default 12345
+   */
+  port?: number;
+}
+
+/** A bind mount of one host file, relative to the Compose file's directory. */
+export interface ComposeBindMount {
+  type: "bind";
+  source: string;
+  target: string;
+  read_only: boolean;
+  bind: { create_host_path: boolean };
+}
+
+/** A mount of a named volume. */
+export interface ComposeVolumeMount {
+  type: "volume";
+  source: string;
+  target: string;
+}
+
+/** An exec-form healthcheck (`test` starts with `"CMD"`). */
+export interface ComposeHealthcheck {
+  test: string[];
+  interval: string;
+  timeout: string;
+  retries: number;
+}
+
+/** One service of the Compose file. */
+export interface ComposeService {
+  image: string;
+  container_name: string;
+  command: string[];
+  environment?: Record<string, string>;
+  volumes: (ComposeBindMount | ComposeVolumeMount)[];
+  networks: string[];
+  depends_on?: Record<string, { condition: "service_healthy" }>;
+  init: true;
+  stop_grace_period: string;
+  healthcheck?: ComposeHealthcheck;
+}
+
+/** A whole Compose file, ready for `YAML.stringify`. */
+export interface ComposeFile {
+  name: string;
+  services: Record<string, ComposeService>;
+  networks: Record<string, { ipam: { driver: string; config: { subnet: string }[] } }>;
+  volumes: Record<string, Record<string, never>>;
+}
+
+/**
+ * Builds the Compose file for a server and `agencies` clients (0 gives a
+ * server alone). Throws a `RangeError` for a count outside 0..1000, an
+ * unknown mode, an empty image or a bad port.
+ */
+export function generateCompose(agencies: number, options: ComposeOptions = {}): ComposeFile {
+  const mode = options.mode ?? "lottery";
+  const image = options.image ?? DEFAULT_IMAGE;
+  const port = options.port ?? DEFAULT_SERVER_PORT;
+  if (!Number.isInteger(agencies) || agencies < 0 || agencies > MAX_CLIENTS) {
+    throw new RangeError(
+      `Invalid number of clients: ${agencies} (expected an integer 0..${MAX_CLIENTS})`,
+    );
+  }
+  if (!CLIENT_MODES.includes(mode)) {
+    throw new RangeError(`Invalid mode: "${mode}" (expected ${CLIENT_MODES.join(" or ")})`);
+  }
+  if (image.trim() === "" || /\s/.test(image)) {
+    throw new RangeError(`Invalid image: "${image}" (expected an image reference)`);
+  }
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new RangeError(`Invalid port: ${port} (expected an integer 1..65535)`);
+  }
+
+  const services: Record<string, ComposeService> = {
+    server: serverService({ image, agencies, port }),
+  };
+  for (let id = 1; id <= agencies; id++) {
+    services[`client${id}`] = clientService({ image, id, mode });
+  }
+  return {
+    name: "tp0",
+    services,
+    networks: {
+      [NETWORK_NAME]: { ipam: { driver: "default", config: [{ subnet: NETWORK_SUBNET }] } },
+    },
+    volumes: { [STORAGE_VOLUME]: {} },
+  };
+}
+
+/**
+ * The server: reads its ini, stores bets in the named volume, reports healthy
+ * once it echoes. AGENCIES is the number of clients; with no clients it is
+ * left out (the server requires 1..65535, so the ini value stands: a
+ * server-only file is for echo checks, where no draw is expected).
+ */
+function serverService(
+  { image, agencies, port }: { image: string; agencies: number; port: number },
+): ComposeService {
+  return {
+    image,
+    container_name: "server",
+    command: ["server", "--config", "/config/server.ini", "--storage", SERVER_STORAGE_PATH],
+    ...(agencies > 0 ? { environment: { AGENCIES: String(agencies) } } : {}),
+    volumes: [
+      readOnlyBind("./config/server.ini", "/config/server.ini"),
+      { type: "volume", source: STORAGE_VOLUME, target: "/data" },
+    ],
+    networks: [NETWORK_NAME],
+    init: true,
+    stop_grace_period: "10s",
+    healthcheck: {
+      test: ["CMD", "tp0", "validate-echo", "--address", `127.0.0.1:${port}`, "--timeout", "2s"],
+      interval: "1s",
+      timeout: "3s",
+      retries: 30,
+    },
+  };
+}
+
+/** Client `id`: its identity and mode in the environment, its dataset (lottery only) mounted. */
+function clientService(
+  { image, id, mode }: { image: string; id: number; mode: ClientMode },
+): ComposeService {
+  const name = `client${id}`;
+  const command = ["client", "--config", "/config/client.yaml"];
+  const volumes = [readOnlyBind("./config/client.yaml", "/config/client.yaml")];
+  if (mode === "lottery") {
+    command.push("--data", CLIENT_DATA_PATH);
+    volumes.push(readOnlyBind(`./.data/agency-${id}.csv`, CLIENT_DATA_PATH));
+  }
+  return {
+    image,
+    container_name: name,
+    command,
+    environment: { CLI_ID: String(id), CLI_MODE: mode },
+    volumes,
+    networks: [NETWORK_NAME],
+    depends_on: { server: { condition: "service_healthy" } },
+    init: true,
+    stop_grace_period: "5s",
+  };
+}
+
+/** A read-only bind mount that fails instead of creating a missing source. */
+function readOnlyBind(source: string, target: string): ComposeBindMount {
+  return { type: "bind", source, target, read_only: true, bind: { create_host_path: false } };
+}

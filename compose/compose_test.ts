@@ -1,0 +1,281 @@
+import assert from "node:assert/strict";
+import YAML from "yaml";
+import { type ComposeFile, composeToYaml, generateCompose, runGenCompose } from "./mod.ts";
+
+const REPO_ROOT = new URL("..", import.meta.url);
+const MOD_URL = new URL("./mod.ts", import.meta.url).href;
+
+/** Runs `runGenCompose(args)` in a temp dir, returns what it printed and the parsed file. */
+async function generate(count: number, extra: string[] = []) {
+  const dir = await Deno.makeTempDir({ prefix: "tp0_compose_test_" });
+  try {
+    const out = `${dir}/docker-compose-dev.yaml`;
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const code = await runGenCompose([out, String(count), ...extra], {
+      stdout: (line) => stdout.push(line),
+      stderr: (line) => stderr.push(line),
+    });
+    const text = await Deno.readTextFile(out);
+    return { code, out, stdout, stderr, text, compose: YAML.parse(text) as ComposeFile };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Runs runGenCompose in a child process (usage errors print on the real stderr). */
+async function runChild(args: string[]) {
+  const code = `import { runGenCompose } from ${JSON.stringify(MOD_URL)};\n` +
+    `Deno.exit(await runGenCompose(${JSON.stringify(args)}));`;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    cwd: REPO_ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+function clientNames(count: number): string[] {
+  return Array.from({ length: count }, (_, index) => `client${index + 1}`);
+}
+
+for (const count of [0, 1, 5]) {
+  Deno.test(`runGenCompose() writes a server and ${count} client(s) that differ only in command, mounts and identity`, async () => {
+    const { code, out, stdout, stderr, compose } = await generate(count);
+    assert.equal(code, 0);
+    assert.deepEqual(stderr, []);
+    const clients = count === 1 ? "1 client" : `${count} clients`;
+    assert.deepEqual(stdout, [
+      `gen-compose: wrote ${out} with server and ${clients} (mode lottery)`,
+    ]);
+
+    assert.equal(compose.name, "tp0");
+    assert.deepEqual(Object.keys(compose.services), ["server", ...clientNames(count)]);
+    assert.deepEqual(compose.networks, {
+      testing_net: { ipam: { driver: "default", config: [{ subnet: "172.25.125.0/24" }] } },
+    });
+    assert.deepEqual(compose.volumes, { bets: {} });
+
+    for (const [name, service] of Object.entries(compose.services)) {
+      assert.equal(service.container_name, name);
+      assert.equal(service.image, "tp0:latest");
+      assert.deepEqual(service.networks, ["testing_net"]);
+      assert.equal(service.init, true);
+      assert.equal("restart" in service, false, `${name} has a restart policy`);
+    }
+
+    const server = compose.services.server;
+    assert.deepEqual(server.command, [
+      "server",
+      "--config",
+      "/config/server.ini",
+      "--storage",
+      "/data/bets.csv",
+    ]);
+    // The server takes AGENCIES 1..65535: with no clients the ini value stands.
+    assert.deepEqual(server.environment, count === 0 ? undefined : { AGENCIES: String(count) });
+    assert.deepEqual(server.volumes, [
+      {
+        type: "bind",
+        source: "./config/server.ini",
+        target: "/config/server.ini",
+        read_only: true,
+        bind: { create_host_path: false },
+      },
+      { type: "volume", source: "bets", target: "/data" },
+    ]);
+    assert.equal(server.stop_grace_period, "10s");
+    assert.equal(server.depends_on, undefined);
+    assert.deepEqual(server.healthcheck, {
+      test: ["CMD", "tp0", "validate-echo", "--address", "127.0.0.1:12345", "--timeout", "2s"],
+      interval: "1s",
+      timeout: "3s",
+      retries: 30,
+    });
+
+    for (const [index, name] of clientNames(count).entries()) {
+      const id = index + 1;
+      const client = compose.services[name];
+      assert.deepEqual(client.command, [
+        "client",
+        "--config",
+        "/config/client.yaml",
+        "--data",
+        "/data/agency.csv",
+      ]);
+      assert.deepEqual(client.environment, { CLI_ID: String(id), CLI_MODE: "lottery" });
+      assert.deepEqual(client.volumes, [
+        {
+          type: "bind",
+          source: "./config/client.yaml",
+          target: "/config/client.yaml",
+          read_only: true,
+          bind: { create_host_path: false },
+        },
+        {
+          type: "bind",
+          source: `./.data/agency-${id}.csv`,
+          target: "/data/agency.csv",
+          read_only: true,
+          bind: { create_host_path: false },
+        },
+      ]);
+      assert.deepEqual(client.depends_on, { server: { condition: "service_healthy" } });
+      assert.equal(client.stop_grace_period, "5s");
+      assert.equal(client.healthcheck, undefined);
+    }
+  });
+}
+
+Deno.test("runGenCompose() in echo mode gives clients no dataset and the echo mode", async () => {
+  const { code, stdout, compose } = await generate(3, ["--mode", "echo"]);
+  assert.equal(code, 0);
+  assert.match(stdout[0], /with server and 3 clients \(mode echo\)$/);
+  for (const [index, name] of clientNames(3).entries()) {
+    const client = compose.services[name];
+    assert.deepEqual(client.command, ["client", "--config", "/config/client.yaml"]);
+    assert.deepEqual(client.environment, { CLI_ID: String(index + 1), CLI_MODE: "echo" });
+    assert.deepEqual(client.volumes.map((volume) => volume.target), ["/config/client.yaml"]);
+  }
+});
+
+Deno.test("runGenCompose() puts the --image on every service", async () => {
+  const { code, compose } = await generate(2, ["--image", "registry.local/tp0:1.0"]);
+  assert.equal(code, 0);
+  for (const service of Object.values(compose.services)) {
+    assert.equal(service.image, "registry.local/tp0:1.0");
+  }
+});
+
+Deno.test("runGenCompose() writes YAML with environment values as strings and a header comment", async () => {
+  const { text } = await generate(1);
+  assert.match(text, /^# Generated by: tp0 gen-compose /);
+  assert.match(text, /AGENCIES: "1"/);
+  assert.match(text, /CLI_ID: "1"/);
+  assert.match(text, /command: \[server, --config, \/config\/server\.ini, --storage/);
+});
+
+Deno.test("runGenCompose() exits 1 with one line on stderr when the file cannot be written", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tp0_compose_test_" });
+  try {
+    const out = `${dir}/missing/docker-compose-dev.yaml`;
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const code = await runGenCompose([out, "2"], {
+      stdout: (line) => stdout.push(line),
+      stderr: (line) => stderr.push(line),
+    });
+    assert.equal(code, 1);
+    assert.deepEqual(stdout, []);
+    assert.equal(stderr.length, 1);
+    assert.match(
+      stderr[0],
+      /^tp0: Cannot write Compose file ".*missing\/docker-compose-dev\.yaml": /,
+    );
+    assert.doesNotMatch(stderr[0], /\n/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const BAD_ARGUMENTS: { args: string[]; reason: string }[] = [
+  { args: [], reason: "Missing argument: <out.yaml> (the Compose file to write)" },
+  { args: ["OUT"], reason: "Missing argument: <N> (the number of clients)" },
+  { args: ["OUT", "-1"], reason: 'Invalid number of clients: "-1" (expected an integer 0..1000)' },
+  {
+    args: ["OUT", "abc"],
+    reason: 'Invalid number of clients: "abc" (expected an integer 0..1000)',
+  },
+  {
+    args: ["OUT", "1001"],
+    reason: 'Invalid number of clients: "1001" (expected an integer 0..1000)',
+  },
+  {
+    args: ["OUT", "2.5"],
+    reason: 'Invalid number of clients: "2.5" (expected an integer 0..1000)',
+  },
+  {
+    args: ["OUT", "5", "--mode", "bogus"],
+    reason: 'Invalid mode: "bogus" (expected echo or lottery)',
+  },
+  { args: ["OUT", "5", "--bogus"], reason: "Unknown option '--bogus'" },
+  { args: ["OUT", "5", "extra"], reason: 'Unexpected argument: "extra"' },
+];
+
+Deno.test("runGenCompose() rejects bad arguments with exit 2, one reason and usage on stderr, and writes nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tp0_compose_test_" });
+  try {
+    const out = `${dir}/docker-compose-dev.yaml`;
+    const results = await Promise.all(
+      BAD_ARGUMENTS.map(({ args }) => runChild(args.map((arg) => arg === "OUT" ? out : arg))),
+    );
+    for (const [index, { args, reason }] of BAD_ARGUMENTS.entries()) {
+      const result = results[index];
+      const label = JSON.stringify(args);
+      assert.equal(result.code, 2, label);
+      assert.equal(result.stdout, "", label);
+      const lines = result.stderr.split("\n");
+      assert.equal(lines[0], `tp0: ${reason}`, label);
+      assert.equal(lines[1], "", label);
+      assert.match(lines[2], /^Usage: tp0 gen-compose /, label);
+    }
+    await assert.rejects(Deno.stat(out), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runGenCompose() prints usage on stdout and exits 0 for --help and -h", async () => {
+  for (const flag of ["--help", "-h"]) {
+    const stdout: string[] = [];
+    assert.equal(await runGenCompose([flag], { stdout: (line) => stdout.push(line) }), 0);
+    assert.match(stdout.join("\n"), /^Usage: tp0 gen-compose <out\.yaml> <N>/);
+  }
+});
+
+Deno.test("generateCompose() rejects counts outside 0..1000, a bad mode, image or port", () => {
+  for (const count of [-1, 1001, 2.5, NaN]) {
+    assert.throws(() => generateCompose(count), RangeError, String(count));
+  }
+  // @ts-expect-error: a mode a JavaScript caller could still pass
+  assert.throws(() => generateCompose(1, { mode: "bogus" }), RangeError);
+  assert.throws(() => generateCompose(1, { image: "" }), RangeError);
+  assert.throws(() => generateCompose(1, { port: 0 }), RangeError);
+});
+
+Deno.test("generateCompose() probes the server on the given port", () => {
+  const compose = generateCompose(0, { port: 5000 });
+  assert.deepEqual(Object.keys(compose.services), ["server"]);
+  assert.ok(compose.services.server.healthcheck?.test.includes("127.0.0.1:5000"));
+});
+
+Deno.test("composeToYaml() output parses back to the same object", () => {
+  const compose = generateCompose(3, { mode: "echo", image: "tp0:dev" });
+  assert.deepEqual(YAML.parse(composeToYaml(compose, { comment: ["a", "b"] })), compose);
+});
+
+Deno.test("tp0 gen-compose writes the file when run as a user runs it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tp0_compose_test_" });
+  try {
+    const out = `${dir}/docker-compose-dev.yaml`;
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "main.ts", "gen-compose", out, "5", "--mode", "echo"],
+      cwd: REPO_ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(output.stdout);
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    assert.equal(stdout, `gen-compose: wrote ${out} with server and 5 clients (mode echo)\n`);
+    const compose = YAML.parse(await Deno.readTextFile(out)) as ComposeFile;
+    assert.deepEqual(Object.keys(compose.services), ["server", ...clientNames(5)]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
