@@ -144,7 +144,7 @@ Deno.test("the server logs its configuration exactly as configured", async () =>
     await child.status;
     assert.match(
       value ?? "",
-      /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO     action: config \| result: success \| port: 0 \| listen_backlog: 8 \| logging_level: DEBUG/,
+      /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO {5}action: config \| result: success \| port: 0 \| listen_backlog: 8 \| logging_level: DEBUG/,
     );
   });
 });
