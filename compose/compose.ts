@@ -72,12 +72,18 @@ export interface ComposeVolumeMount {
   target: string;
 }
 
-/** An exec-form healthcheck (`test` starts with `"CMD"`). */
+/**
+ * An exec-form healthcheck (`test` starts with `"CMD"`). While the container
+ * starts (`start_period`) it probes every `start_interval` until the first
+ * success; after that, every `interval`.
+ */
 export interface ComposeHealthcheck {
   test: string[];
   interval: string;
   timeout: string;
   retries: number;
+  start_period: string;
+  start_interval: string;
 }
 
 /** One service of the Compose file. */
@@ -163,11 +169,16 @@ function serverService(
     networks: [NETWORK_NAME],
     init: true,
     stop_grace_period: "10s",
+    // Each probe is one echoed line that the server logs (receive_message): probe
+    // every 500 ms until the first success, so clients start quickly, then only
+    // every 30 s, so the log graders read is not flooded.
     healthcheck: {
       test: ["CMD", "tp0", "validate-echo", "--address", `127.0.0.1:${port}`, "--timeout", "2s"],
-      interval: "1s",
+      interval: "30s",
       timeout: "3s",
-      retries: 30,
+      retries: 3,
+      start_period: "30s",
+      start_interval: "500ms",
     },
   };
 }

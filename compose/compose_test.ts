@@ -94,9 +94,11 @@ for (const count of [0, 1, 5]) {
     assert.equal(server.depends_on, undefined);
     assert.deepEqual(server.healthcheck, {
       test: ["CMD", "tp0", "validate-echo", "--address", "127.0.0.1:12345", "--timeout", "2s"],
-      interval: "1s",
+      interval: "30s",
       timeout: "3s",
-      retries: 30,
+      retries: 3,
+      start_period: "30s",
+      start_interval: "500ms",
     });
 
     for (const [index, name] of clientNames(count).entries()) {
