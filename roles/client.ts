@@ -15,7 +15,6 @@ import {
   encodeMessage,
   ErrorCode,
   errorCodeName,
-  type ErrorCodeValue,
   MAX_PAYLOAD_SIZE,
   type Message,
   MessageType,
@@ -49,6 +48,20 @@ const BATCH_WINDOW = 32;
 const BATCH_BYTES = MAX_PAYLOAD_SIZE - BET_BATCH_HEADER_SIZE;
 /** How often a long run reports progress. */
 const PROGRESS_EVERY_MS = 1000;
+/** First pause between connection attempts; it doubles up to {@linkcode BACKOFF_MAX_MS}. */
+const BACKOFF_FIRST_MS = 50;
+/** Longest pause between connection attempts. */
+const BACKOFF_MAX_MS = 2000;
+/** A failed attempt is logged at most this often. */
+const CONNECT_LOG_EVERY_MS = 1000;
+/** One attempt is given at least this long, even when the deadline is nearer (or 0). */
+const ATTEMPT_MIN_MS = 1000;
+/** Server error codes after which trying again on a new connection makes sense. */
+const RETRYABLE_CODES: ReadonlySet<number> = new Set([
+  ErrorCode.BUSY,
+  ErrorCode.SHUTTING_DOWN,
+  ErrorCode.TIMEOUT,
+]);
 
 const USAGE = `Usage: tp0 client --id <n> [options]
 
@@ -60,6 +73,7 @@ Options:
   --id <n>                 agency number                         (CLI_ID, required)
   --config <path>          YAML config (default: config/client.yaml)
   --server-address <h:p>   server address                        (CLI_SERVER_ADDRESS, default server:12345)
+  --connect-deadline <d>   keep retrying to (re)connect this long (CLI_CONNECT_DEADLINE, default 30s)
   --mode <mode>            lottery or echo                       (CLI_MODE, default lottery)
   --data <path>            bets file                             (CLI_DATA_PATH, default .data/agency-{id}.csv)
   --batch-max-amount <n>   bets per batch, capped at 8 KiB frames (CLI_BATCH_MAXAMOUNT, default 100)
@@ -70,6 +84,12 @@ Options:
 
 A single bet comes from the environment instead of the file when NOMBRE,
 APELLIDO, DOCUMENTO, NACIMIENTO and NUMERO are all set.
+
+In lottery mode a dropped connection is reconnected and every batch not yet
+acknowledged is sent again with the same id; the server stores each id once.
+A bad bets file stops the client at the bad line, before AGENCY_DONE: fix it
+and run the client again (same batch.maxAmount), the batches already stored
+are acknowledged as duplicates. Echo mode fails on a dropped connection.
 Exit codes: 0 all good, 1 the run failed or a batch was rejected, 2 bad usage or config.`;
 
 /** Environment variables that describe one bet (exercise 5). */
@@ -84,6 +104,7 @@ export function runClient(args: string[]): Promise<number> {
         id: { type: "string" },
         config: { type: "string" },
         "server-address": { type: "string" },
+        "connect-deadline": { type: "string" },
         mode: { type: "string" },
         data: { type: "string" },
         "batch-max-amount": { type: "string" },
@@ -103,6 +124,7 @@ export function runClient(args: string[]): Promise<number> {
         flags: {
           id: values.id,
           serverAddress: values["server-address"],
+          connectDeadline: values["connect-deadline"],
           mode: values.mode,
           dataPath: values.data,
           batchMaxAmount: values["batch-max-amount"],
@@ -141,27 +163,30 @@ export async function runAgency(
   options: RunAgencyOptions = {},
 ): Promise<number> {
   const signal = options.signal ?? new AbortController().signal;
-  let conn: Deno.TcpConn | undefined;
-  const onAbort = () => closeQuietly(conn);
-  signal.addEventListener("abort", onAbort, { once: true });
+  const link = new Link(config, signal);
   try {
-    conn = await connect(config.serverAddress);
-    if (signal.aborted) return stopped(signal);
-    log.info({ action: "connect", result: "success", server_address: config.serverAddress });
-    const peer = new Peer(conn);
-    if (config.mode === "echo") return await echoLoop(peer, { config, signal });
+    if (config.mode === "echo") {
+      const peer = await link.connect();
+      return await echoLoop(peer, { config, signal });
+    }
     const env = options.env ?? Deno.env.toObject();
-    return await sendBets(peer, { config, signal, env });
+    return await new LotteryRun(link, { config, signal, env }).run();
   } catch (error) {
     if (signal.aborted) return stopped(signal);
+    if (error instanceof ConnectError) {
+      log.error({
+        action: "connect",
+        result: "fail",
+        server_address: config.serverAddress,
+        reason: error.reason,
+        attempts: error.attempts,
+      });
+      return EXIT_FAIL;
+    }
     log.error({ action: "client", result: "fail", client_id: config.id, reason: describe(error) });
     return EXIT_FAIL;
   } finally {
-    signal.removeEventListener("abort", onAbort);
-    if (conn && !signal.aborted) {
-      closeQuietly(conn);
-      log.info({ action: "shutdown", result: "success", resource: "connection" });
-    }
+    link.dispose();
   }
 }
 
@@ -170,6 +195,201 @@ function stopped(signal: AbortSignal): number {
   const reason = signal.reason instanceof ShutdownRequested ? signal.reason.signal : "abort";
   log.info({ action: "shutdown", result: "success", resource: "connection", signal: reason });
   return EXIT_OK;
+}
+
+/** The server answered with an ERROR frame (and closes the connection). */
+export class ServerError extends Error {
+  /** The {@linkcode ErrorCode} the server sent. */
+  readonly code: number;
+
+  /** Creates the error from the frame's code and reason. */
+  constructor(code: number, reason: string) {
+    super(`Server error ${errorCodeName(code)}: ${reason}`);
+    this.name = "ServerError";
+    this.code = code;
+  }
+}
+
+/** The client could not reach the server before its deadline. */
+export class ConnectError extends Error {
+  /** Why the last attempt failed, short and lower-case: `connection refused`. */
+  readonly reason: string;
+  /** Attempts made. */
+  readonly attempts: number;
+
+  /** Creates the error from the last attempt's failure. */
+  constructor(reason: string, options: { attempts: number; cause?: unknown }) {
+    super(`Cannot connect: ${reason} (${options.attempts} attempts)`, { cause: options.cause });
+    this.name = "ConnectError";
+    this.reason = reason;
+    this.attempts = options.attempts;
+  }
+}
+
+/** Options of {@linkcode connectWithRetry}. */
+export interface ConnectWithRetryOptions {
+  /** `performance.now()` after which no new attempt starts. */
+  deadline: number;
+  /** Aborting it stops at once (the error is the signal's reason). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Connects to `host:port`, retrying with exponential backoff and jitter
+ * (about 50 ms doubling up to 2 s) until `options.deadline`; logs
+ * `action: connect | result: in_progress` at most once a second meanwhile.
+ *
+ * @throws {ConnectError} with the last reason and the attempts made, once the
+ *   deadline has passed.
+ */
+export async function connectWithRetry(
+  address: string,
+  options: ConnectWithRetryOptions,
+): Promise<{ conn: Deno.TcpConn; attempts: number }> {
+  const { hostname, port } = splitAddress(address);
+  const signal = options.signal ?? new AbortController().signal;
+  let backoff = BACKOFF_FIRST_MS;
+  let lastLog = Number.NEGATIVE_INFINITY;
+  for (let attempt = 1;; attempt++) {
+    signal.throwIfAborted();
+    const left = options.deadline - performance.now();
+    let failure: unknown;
+    try {
+      const conn = await connectOnce({ hostname, port }, {
+        timeoutMs: Math.max(left, ATTEMPT_MIN_MS),
+        signal,
+      });
+      return { conn, attempts: attempt };
+    } catch (error) {
+      signal.throwIfAborted();
+      if (!isRetryableConnectError(error)) throw error;
+      failure = error;
+    }
+    const reason = describeConnectError(failure);
+    const now = performance.now();
+    if (now >= options.deadline) {
+      throw new ConnectError(reason, { attempts: attempt, cause: failure });
+    }
+    if (now - lastLog >= CONNECT_LOG_EVERY_MS) {
+      lastLog = now;
+      log.info({ action: "connect", result: "in_progress", attempt, reason });
+    }
+    // "Equal jitter": half the backoff, plus up to the other half at random.
+    const pause = Math.min(backoff / 2 + Math.random() * backoff / 2, options.deadline - now);
+    backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+    if (!(await sleep(pause, signal))) signal.throwIfAborted();
+  }
+}
+
+/** One connection attempt, given up after `timeoutMs` (TimedOut) or on abort. */
+async function connectOnce(
+  where: { hostname: string; port: number },
+  options: { timeoutMs: number; signal: AbortSignal },
+): Promise<Deno.TcpConn> {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new Deno.errors.TimedOut("connection attempt timed out")),
+    options.timeoutMs,
+  );
+  const onAbort = () => controller.abort(options.signal.reason);
+  options.signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await Deno.connect({ ...where, transport: "tcp", signal: controller.signal });
+  } catch (error) {
+    throw controller.signal.aborted ? controller.signal.reason : error;
+  } finally {
+    clearTimeout(timer);
+    options.signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/** Whether a failed connect may succeed later (server not up yet, name not resolvable yet). */
+function isRetryableConnectError(error: unknown): boolean {
+  return !(error instanceof Deno.errors.PermissionDenied ||
+    error instanceof Deno.errors.NotCapable || error instanceof RangeError);
+}
+
+function describeConnectError(error: unknown): string {
+  if (error instanceof Deno.errors.ConnectionRefused) return "connection refused";
+  if (error instanceof Deno.errors.TimedOut) return "timed out";
+  if (error instanceof Deno.errors.ConnectionReset) return "connection reset";
+  return firstLine(error instanceof Error ? error.message : String(error));
+}
+
+/**
+ * Whether a failure of a running conversation is worth a reconnect: the
+ * connection dropped, or the server turned us away for now (BUSY,
+ * SHUTTING_DOWN, TIMEOUT).
+ */
+function isRetryable(error: unknown): boolean {
+  if (error instanceof ConnectionClosedError) return true;
+  if (error instanceof ServerError) return RETRYABLE_CODES.has(error.code);
+  return error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.UnexpectedEof ||
+    error instanceof Deno.errors.TimedOut ||
+    error instanceof Deno.errors.Interrupted;
+}
+
+/**
+ * The client's connection to the server, (re)made on demand; closed when the
+ * run is aborted (SIGTERM) or ends.
+ */
+class Link {
+  #config: ClientConfig;
+  #signal: AbortSignal;
+  #conn: Deno.TcpConn | undefined;
+  #onAbort = () => this.#close();
+
+  constructor(config: ClientConfig, signal: AbortSignal) {
+    this.#config = config;
+    this.#signal = signal;
+    signal.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  /** Connects (retrying until connect.deadline from now) and logs it. */
+  async connect(): Promise<Peer> {
+    return await this.reconnect(performance.now());
+  }
+
+  /** Drops the current connection and connects again, retrying until `since` + deadline. */
+  async reconnect(since: number): Promise<Peer> {
+    this.#close();
+    const { conn, attempts } = await connectWithRetry(this.#config.serverAddress, {
+      deadline: since + this.#config.connectDeadlineMs,
+      signal: this.#signal,
+    });
+    this.#conn = conn;
+    log.info({
+      action: "connect",
+      result: "success",
+      server_address: this.#config.serverAddress,
+      attempts,
+    });
+    return new Peer(conn);
+  }
+
+  /** Closes the connection; logs it unless the run was aborted (which logs its own line). */
+  dispose(): void {
+    this.#signal.removeEventListener("abort", this.#onAbort);
+    if (this.#conn === undefined) return;
+    this.#close();
+    if (!this.#signal.aborted) {
+      log.info({ action: "shutdown", result: "success", resource: "connection" });
+    }
+  }
+
+  #close(): void {
+    const conn = this.#conn;
+    this.#conn = undefined;
+    try {
+      conn?.close();
+    } catch {
+      // Already closed.
+    }
+  }
 }
 
 /** What the client loops need. */
@@ -206,118 +426,304 @@ async function echoLoop(peer: Peer, { config, signal }: LoopContext): Promise<nu
   return EXIT_OK;
 }
 
-/** One batch on the wire, waiting for its ack. */
+/** One batch sent (or to be sent again) and waiting for its ack. */
 interface InFlight {
   batchId: number;
-  bets: Bet[];
+  /** Bets in it. */
+  count: number;
+  /** The whole BET_BATCH frame, kept to be resent as is after a reconnect. */
+  frame: Uint8Array;
+  /** Whether it was written on the current connection. */
+  sent: boolean;
 }
 
 interface LotteryContext extends LoopContext {
   env: Record<string, string | undefined>;
 }
 
-async function sendBets(peer: Peer, { config, signal, env }: LotteryContext): Promise<number> {
-  const started = performance.now();
-  const single = singleBetFromEnv(env, config.id);
-  const source = single ? oneBet(single) : readAgencyBets(config.dataPath, { agency: config.id });
-  const totals = { sent: 0, rejected: 0, batches: 0 };
-  const window: InFlight[] = [];
-  const progress = new Progress(started);
+/** Where a lottery run is: what a reconnect resumes. */
+type Phase = "bets" | "done" | "winners" | "finished" | "bad_file";
 
-  const awaitAck = async () => {
-    const inFlight = window.shift()!;
+/**
+ * An agency's lottery run: streams its bets file in numbered batches, says it
+ * is done, asks for its winners. When the connection drops it reconnects and
+ * resumes where it was: batches not yet acknowledged are sent again with the
+ * same ids (the server stores each id once), then AGENCY_DONE or
+ * WINNERS_QUERY again if that is where it was.
+ */
+class LotteryRun {
+  #link: Link;
+  #config: ClientConfig;
+  #signal: AbortSignal;
+  #single: Bet | undefined;
+  #source: AsyncIterator<AgencyBetRecord>;
+  /** A record read but not yet put in a batch. */
+  #lookahead: IteratorResult<AgencyBetRecord> | undefined;
+  #peer: Peer | undefined;
+  #phase: Phase = "bets";
+  #window: InFlight[] = [];
+  #batch: Bet[] = [];
+  #batchBytes = 0;
+  #totals = { sent: 0, rejected: 0, batches: 0, reconnects: 0 };
+  #winners: string[] = [];
+  /** The bets file's problem, once met: the run stops after the batches already sent. */
+  #fileError: CsvFormatError | undefined;
+  /** When the connection dropped with no reply since: reconnect deadlines count from it. */
+  #stalledSince: number | undefined;
+  /** Reconnects since the last reply (a server that accepts and then refuses is backed off). */
+  #retries = 0;
+  #started = performance.now();
+  #progress = new Progress(this.#started);
+
+  constructor(link: Link, { config, signal, env }: LotteryContext) {
+    this.#link = link;
+    this.#config = config;
+    this.#signal = signal;
+    this.#single = singleBetFromEnv(env, config.id);
+    this.#source = this.#single
+      ? oneBet(this.#single)
+      : readAgencyBets(config.dataPath, { agency: config.id });
+  }
+
+  async run(): Promise<number> {
+    // Read the first bet before connecting: a missing or unreadable file fails at once.
+    this.#lookahead = await this.#source.next();
+    this.#peer = await this.#link.connect();
+    while (this.#phase !== "finished" && this.#phase !== "bad_file") {
+      try {
+        await this.#step(this.#peer);
+      } catch (error) {
+        if (this.#signal.aborted) return stopped(this.#signal);
+        if (!isRetryable(error)) throw error;
+        this.#peer = await this.#reconnect(error);
+      }
+      if (this.#signal.aborted) return stopped(this.#signal);
+    }
+    if (this.#fileError !== undefined) {
+      // One line naming the file, the line and the problem; no AGENCY_DONE was sent.
+      log.error({
+        action: "client",
+        result: "fail",
+        client_id: this.#config.id,
+        reason: this.#fileError.message,
+        apuestas_enviadas: this.#totals.sent,
+      });
+      return EXIT_FAIL;
+    }
+    return this.#summary();
+  }
+
+  /** Runs the current phase to its end on `peer`. */
+  async #step(peer: Peer): Promise<void> {
+    const agency = this.#config.id;
+    switch (this.#phase) {
+      case "bets":
+        await this.#sendBets(peer);
+        this.#phase = this.#fileError === undefined ? "done" : "bad_file";
+        return;
+      case "done":
+        await peer.send({ type: MessageType.AGENCY_DONE, agency });
+        await peer.expect(MessageType.DONE_ACK);
+        this.#madeProgress();
+        log.info({
+          action: "apuestas_enviadas",
+          result: "success",
+          client_id: agency,
+          cantidad: this.#totals.sent,
+        });
+        this.#phase = "winners";
+        return;
+      case "winners": {
+        await peer.send({ type: MessageType.WINNERS_QUERY, agency });
+        const winners: string[] = [];
+        for (;;) {
+          const reply = await peer.expect(MessageType.WINNERS_REPLY);
+          this.#madeProgress();
+          winners.push(...reply.documents);
+          if (reply.last) break;
+        }
+        this.#winners = winners;
+        this.#phase = "finished";
+        return;
+      }
+    }
+  }
+
+  /**
+   * Streams the rest of the file in batches, then waits for every ack. At a
+   * bad line of the file it stops: the bets after the last whole batch are
+   * not sent, the batches already sent are acknowledged, and the run ends
+   * there without AGENCY_DONE (a fixed file sent again resumes: the batches
+   * before come out the same and are acknowledged as duplicates).
+   */
+  async #sendBets(peer: Peer): Promise<void> {
+    await this.#pump(peer, BATCH_WINDOW);
+    const { batchMaxAmount, dataPath } = this.#config;
+    for (;;) {
+      let next: IteratorResult<AgencyBetRecord>;
+      let size: number;
+      try {
+        next = this.#lookahead ?? await this.#source.next();
+        this.#lookahead = undefined;
+        if (next.done) break;
+        size = sizeOnTheWire(next.value.bet, { path: dataPath, line: next.value.line });
+      } catch (error) {
+        if (!(error instanceof CsvFormatError)) throw error;
+        this.#fileError = error;
+        this.#batch = [];
+        this.#batchBytes = 0;
+        break;
+      }
+      if (this.#signal.aborted) return;
+      const { bet } = next.value;
+      if (
+        this.#batch.length > 0 &&
+        (this.#batch.length >= batchMaxAmount || this.#batchBytes + size > BATCH_BYTES)
+      ) {
+        this.#seal();
+        this.#lookahead = next; // Kept until it is in a batch: a drop in #pump must not lose it.
+        await this.#pump(peer, BATCH_WINDOW);
+        this.#lookahead = undefined;
+      }
+      this.#batch.push(bet);
+      this.#batchBytes += size;
+    }
+    this.#lookahead = { done: true, value: undefined };
+    if (this.#batch.length > 0) this.#seal();
+    await this.#pump(peer, 1);
+  }
+
+  /** Turns the batch being filled into the next numbered batch of the window. */
+  #seal(): void {
+    const batchId = ++this.#totals.batches;
+    const frame = encodeMessage({
+      type: MessageType.BET_BATCH,
+      agency: this.#config.id,
+      batchId,
+      bets: this.#batch,
+    });
+    this.#window.push({ batchId, count: this.#batch.length, frame, sent: false });
+    this.#batch = [];
+    this.#batchBytes = 0;
+  }
+
+  /** Sends every unsent batch of the window, then reads acks while `limit` or more are unacknowledged. */
+  async #pump(peer: Peer, limit: number): Promise<void> {
+    for (const inFlight of this.#window) {
+      if (inFlight.sent) continue;
+      await peer.write(inFlight.frame);
+      inFlight.sent = true;
+    }
+    while (this.#window.length >= limit) await this.#awaitAck(peer);
+  }
+
+  async #awaitAck(peer: Peer): Promise<void> {
+    const inFlight = this.#window[0];
     const result = await peer.expect(MessageType.BATCH_RESULT);
+    this.#madeProgress();
     if (result.batchId !== inFlight.batchId) {
       throw new ProtocolError(
         `Ack out of order: batch ${result.batchId} (expected ${inFlight.batchId})`,
         { code: ErrorCode.MALFORMED },
       );
     }
-    if (result.code === 0) {
-      totals.sent += inFlight.bets.length;
-      if (single) {
+    this.#window.shift();
+    const totals = this.#totals;
+    if (result.code === ErrorCode.OK) {
+      totals.sent += inFlight.count;
+      if (this.#single) {
         log.info({
           action: "apuesta_enviada",
           result: "success",
-          dni: single.document,
-          numero: single.number,
+          dni: this.#single.document,
+          numero: this.#single.number,
         });
       }
     } else {
-      totals.rejected += inFlight.bets.length;
+      totals.rejected += inFlight.count;
       log.error({
         action: "apuesta_enviada",
         result: "fail",
         batch_id: inFlight.batchId,
-        cantidad: inFlight.bets.length,
+        cantidad: inFlight.count,
         code: errorCodeName(result.code),
         reason: result.reason,
       });
     }
-    if (progress.due()) progress.report(totals.sent);
-  };
+    if (this.#progress.due()) this.#progress.report(totals.sent);
+  }
 
-  const flush = async (bets: Bet[]) => {
-    const batchId = ++totals.batches;
-    await peer.send({ type: MessageType.BET_BATCH, agency: config.id, batchId, bets });
-    window.push({ batchId, bets });
-    if (window.length >= BATCH_WINDOW) await awaitAck();
-  };
+  #madeProgress(): void {
+    this.#stalledSince = undefined;
+    this.#retries = 0;
+  }
 
-  let batch: Bet[] = [];
-  let batchBytes = 0;
-  for await (const { bet, line } of source) {
-    if (signal.aborted) return stopped(signal);
-    const size = sizeOnTheWire(bet, { path: config.dataPath, line });
-    if (
-      batch.length > 0 && (batch.length >= config.batchMaxAmount || batchBytes + size > BATCH_BYTES)
-    ) {
-      await flush(batch);
-      batch = [];
-      batchBytes = 0;
+  /**
+   * Reconnects after `cause`; every unacknowledged batch will be sent again.
+   * The first reconnect after a reply is immediate; the next ones back off
+   * like connection attempts, and the run gives up once connect.deadline
+   * passes without any reply.
+   *
+   * @throws {ConnectError} when the deadline has passed.
+   */
+  async #reconnect(cause: unknown): Promise<Peer> {
+    const now = performance.now();
+    this.#stalledSince ??= now;
+    const deadline = this.#stalledSince + this.#config.connectDeadlineMs;
+    if (this.#retries > 0) {
+      if (now >= deadline) {
+        throw new ConnectError(describe(cause), { attempts: this.#retries + 1, cause });
+      }
+      const backoff = Math.min(BACKOFF_FIRST_MS * 2 ** (this.#retries - 1), BACKOFF_MAX_MS);
+      const pause = Math.min(backoff / 2 + Math.random() * backoff / 2, deadline - now);
+      if (!(await sleep(pause, this.#signal))) this.#signal.throwIfAborted();
     }
-    batch.push(bet);
-    batchBytes += size;
+    this.#retries++;
+    this.#totals.reconnects++;
+    log.warning({
+      action: "reconnect",
+      result: "in_progress",
+      client_id: this.#config.id,
+      reason: describe(cause),
+      phase: this.#phase,
+      pending_batches: this.#window.length,
+    });
+    for (const inFlight of this.#window) inFlight.sent = false;
+    const peer = await this.#link.reconnect(this.#stalledSince);
+    log.info({
+      action: "reconnect",
+      result: "success",
+      client_id: this.#config.id,
+      phase: this.#phase,
+      resent_batches: this.#window.length,
+    });
+    return peer;
   }
-  if (batch.length > 0) await flush(batch);
-  while (window.length > 0) await awaitAck();
 
-  await peer.send({ type: MessageType.AGENCY_DONE, agency: config.id });
-  await peer.expect(MessageType.DONE_ACK);
-  log.info({
-    action: "apuestas_enviadas",
-    result: "success",
-    client_id: config.id,
-    cantidad: totals.sent,
-  });
-
-  await peer.send({ type: MessageType.WINNERS_QUERY, agency: config.id });
-  const winners: string[] = [];
-  for (;;) {
-    const reply = await peer.expect(MessageType.WINNERS_REPLY);
-    winners.push(...reply.documents);
-    if (reply.last) break;
-  }
-  log.info({ action: "consulta_ganadores", result: "success", cant_ganadores: winners.length });
-  if (log.enabled("DEBUG")) {
-    for (const document of winners) {
-      log.debug({ action: "ganador", result: "success", dni: document });
+  #summary(): number {
+    const winners = this.#winners;
+    log.info({ action: "consulta_ganadores", result: "success", cant_ganadores: winners.length });
+    if (log.enabled("DEBUG")) {
+      for (const document of winners) {
+        log.debug({ action: "ganador", result: "success", dni: document });
+      }
     }
+    const totals = this.#totals;
+    const ok = totals.rejected === 0;
+    const elapsed = (performance.now() - this.#started) / 1000;
+    log.info({
+      action: "resumen",
+      result: ok ? "success" : "fail",
+      client_id: this.#config.id,
+      apuestas_enviadas: totals.sent,
+      apuestas_rechazadas: totals.rejected,
+      lotes: totals.batches,
+      ganadores: winners.length,
+      segundos: elapsed.toFixed(3),
+      reconexiones: totals.reconnects,
+    });
+    return ok ? EXIT_OK : EXIT_FAIL;
   }
-
-  const ok = totals.rejected === 0;
-  const elapsed = (performance.now() - started) / 1000;
-  log.info({
-    action: "resumen",
-    result: ok ? "success" : "fail",
-    client_id: config.id,
-    apuestas_enviadas: totals.sent,
-    apuestas_rechazadas: totals.rejected,
-    lotes: totals.batches,
-    ganadores: winners.length,
-    segundos: elapsed.toFixed(3),
-  });
-  return ok ? EXIT_OK : EXIT_FAIL;
 }
 
 /** Reports progress about once a second on long runs. */
@@ -401,27 +807,22 @@ class Peer {
     return writeAll(this.#conn, encodeMessage(message));
   }
 
-  /** Reads the next message; it must be of `type` (an ERROR frame becomes a ProtocolError). */
+  /** Writes a frame already encoded. */
+  write(frame: Uint8Array): Promise<void> {
+    return writeAll(this.#conn, frame);
+  }
+
+  /** Reads the next message; it must be of `type` (an ERROR frame becomes a {@linkcode ServerError}). */
   async expect<T extends Message["type"]>(type: T): Promise<Extract<Message, { type: T }>> {
     const frame = await readFrame(this.#reader);
     if (frame === null) throw new ConnectionClosedError("Server closed the connection");
     const message = decodeMessage(frame);
     if (message.type === type) return message as Extract<Message, { type: T }>;
-    if (message.type === MessageType.ERROR) {
-      throw new ProtocolError(`Server error ${errorCodeName(message.code)}: ${message.reason}`, {
-        code: message.code as ErrorCodeValue,
-      });
-    }
+    if (message.type === MessageType.ERROR) throw new ServerError(message.code, message.reason);
     throw new ProtocolError(
       `Unexpected message: ${messageTypeName(message.type)} (expected ${messageTypeName(type)})`,
     );
   }
-}
-
-/** Connects to `host:port` (IPv6 as `[::1]:port`). */
-export async function connect(address: string): Promise<Deno.TcpConn> {
-  const { hostname, port } = splitAddress(address);
-  return await Deno.connect({ hostname, port, transport: "tcp" });
 }
 
 /** Splits `host:port` or `[v6]:port`. */
@@ -431,17 +832,13 @@ export function splitAddress(address: string): { hostname: string; port: number 
   return { hostname: match[1] ?? match[2], port: Number(match[3]) };
 }
 
-function closeQuietly(conn: Deno.TcpConn | undefined): void {
-  try {
-    conn?.close();
-  } catch {
-    // Already closed.
-  }
-}
-
 function describe(error: unknown): string {
   if (error instanceof CsvFormatError) return error.message;
   if (error instanceof Deno.errors.ConnectionRefused) return "connection refused";
-  if (error instanceof Deno.errors.NotFound) return error.message;
-  return error instanceof Error ? error.message : String(error);
+  return firstLine(error instanceof Error ? error.message : String(error));
+}
+
+function firstLine(text: string): string {
+  const newline = text.indexOf("\n");
+  return newline < 0 ? text : text.slice(0, newline);
 }

@@ -40,6 +40,11 @@ export const DEFAULT_SERVER_CONFIG_PATH = "config/server.ini";
 export const DEFAULT_CLIENT_CONFIG_PATH = "config/client.yaml";
 /** Upper bound of `batch.maxAmount`; the client also caps each batch by frame bytes. */
 export const MAX_BATCH_AMOUNT = 8192;
+/**
+ * Default of `MAX_CONNECTIONS`: far more than the agencies of a lottery, and a
+ * bound on memory (each connection holds a 64 KiB read buffer: 16 MiB in all).
+ */
+export const DEFAULT_MAX_CONNECTIONS = 256;
 
 /** What may be given to {@linkcode loadServerConfig}; everything is optional. */
 export interface ServerOptions {
@@ -55,7 +60,8 @@ export interface ServerOptions {
   env?: Record<string, string | undefined>;
   /**
    * Flag values as typed; errors name them as `tp0 server` spells them: `--port`,
-   * `--listen-backlog`, `--logging-level`, `--agencies`, `--storage`, `--host`.
+   * `--listen-backlog`, `--logging-level`, `--agencies`, `--storage`, `--host`,
+   * `--read-timeout`, `--idle-timeout`, `--max-connections`.
    */
   flags?: Partial<{
     port: string;
@@ -64,6 +70,9 @@ export interface ServerOptions {
     agencies: string;
     storagePath: string;
     host: string;
+    readTimeout: string;
+    idleTimeout: string;
+    maxConnections: string;
   }>;
 }
 
@@ -83,6 +92,16 @@ export interface ServerConfig {
   storagePath: string;
   /** Address to listen on. */
   host: string;
+  /** Longest wait for the rest of a frame or line once it has started, as written (`10s`). */
+  readTimeout: string;
+  /** {@linkcode ServerConfig.readTimeout} in milliseconds, > 0. */
+  readTimeoutMs: number;
+  /** Longest silence between frames or lines before the connection is closed, as written. */
+  idleTimeout: string;
+  /** {@linkcode ServerConfig.idleTimeout} in milliseconds, > 0. */
+  idleTimeoutMs: number;
+  /** Most connections served at once, 1..65535; more are refused (BUSY). */
+  maxConnections: number;
 }
 
 /** What may be given to {@linkcode loadClientConfig}; everything is optional except an id somewhere. */
@@ -100,7 +119,7 @@ export interface ClientOptions {
   /**
    * Flag values as typed; errors name them as `tp0 client` spells them: `--id`,
    * `--server-address`, `--loop-amount`, `--loop-period`, `--log-level`,
-   * `--batch-max-amount`, `--mode`, `--data`.
+   * `--batch-max-amount`, `--mode`, `--data`, `--connect-deadline`.
    */
   flags?: Partial<{
     id: string;
@@ -111,6 +130,7 @@ export interface ClientOptions {
     batchMaxAmount: string;
     mode: string;
     dataPath: string;
+    connectDeadline: string;
   }>;
 }
 
@@ -136,6 +156,13 @@ export interface ClientConfig {
   mode: "echo" | "lottery";
   /** Agency CSV file, `{id}` replaced by the id (default `.data/agency-{id}.csv`). */
   dataPath: string;
+  /**
+   * How long to keep trying to (re)connect to the server without progress, as
+   * written (`30s`); `0` means a single attempt.
+   */
+  connectDeadline: string;
+  /** {@linkcode ClientConfig.connectDeadline} in milliseconds, >= 0. */
+  connectDeadlineMs: number;
 }
 
 /**
@@ -159,7 +186,8 @@ const ADDRESS_EXPECTED = "host:port with a port 1..65535";
 
 /**
  * The fields of the server's startup `action: config` line, in order, values
- * as configured: `port, listen_backlog, logging_level, agencies, storage_path`.
+ * as configured: `port, listen_backlog, logging_level, agencies, storage_path,
+ * read_timeout, idle_timeout, max_connections`.
  */
 export function describeServerConfig(config: ServerConfig): Record<string, string | number> {
   return {
@@ -168,13 +196,16 @@ export function describeServerConfig(config: ServerConfig): Record<string, strin
     logging_level: config.loggingLevel,
     agencies: config.agencies,
     storage_path: config.storagePath,
+    read_timeout: config.readTimeout,
+    idle_timeout: config.idleTimeout,
+    max_connections: config.maxConnections,
   };
 }
 
 /**
  * The fields of the client's startup `action: config` line, in order, values
  * as configured: `client_id, server_address, loop_amount, loop_period,
- * log_level, mode, batch_max_amount, data_path`.
+ * log_level, mode, batch_max_amount, data_path, connect_deadline`.
  */
 export function describeClientConfig(config: ClientConfig): Record<string, string | number> {
   return {
@@ -186,6 +217,7 @@ export function describeClientConfig(config: ClientConfig): Record<string, strin
     mode: config.mode,
     batch_max_amount: config.batchMaxAmount,
     data_path: config.dataPath,
+    connect_deadline: config.connectDeadline,
   };
 }
 
@@ -248,6 +280,18 @@ function checkDuration(text: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Longest timeout or deadline accepted: timers cannot wait longer than about 24 days. */
+const MAX_WAIT_MS = 24 * 3_600_000;
+
+/** A duration > 0 (or >= 0 when `allowZero`) and at most 24h: a timer's delay. */
+function waitDuration(allowZero: boolean): Check<number> {
+  return function check(text) {
+    const ms = checkDuration(text);
+    if (ms === undefined || ms > MAX_WAIT_MS) return undefined;
+    return ms > 0 || (allowZero && ms === 0) ? ms : undefined;
+  };
 }
 
 function checkAddress(text: string): string | undefined {
@@ -322,6 +366,33 @@ const SERVER_FIELDS = {
     check: checkHost,
     expected: "a host name or IP address",
   } satisfies Field<string, ServerFlag>,
+  readTimeout: {
+    key: "READ_TIMEOUT",
+    env: "READ_TIMEOUT",
+    flag: "readTimeout",
+    flagName: "--read-timeout",
+    fallback: "10s",
+    check: waitDuration(false),
+    expected: "a Go duration > 0 and <= 24h, like 500ms, 10s, 1m",
+  } satisfies Field<number, ServerFlag>,
+  idleTimeout: {
+    key: "IDLE_TIMEOUT",
+    env: "IDLE_TIMEOUT",
+    flag: "idleTimeout",
+    flagName: "--idle-timeout",
+    fallback: "60s",
+    check: waitDuration(false),
+    expected: "a Go duration > 0 and <= 24h, like 30s, 1m, 5m",
+  } satisfies Field<number, ServerFlag>,
+  maxConnections: {
+    key: "MAX_CONNECTIONS",
+    env: "MAX_CONNECTIONS",
+    flag: "maxConnections",
+    flagName: "--max-connections",
+    fallback: String(DEFAULT_MAX_CONNECTIONS),
+    check: integerIn(1, 65535),
+    expected: "an integer 1..65535",
+  } satisfies Field<number, ServerFlag>,
 };
 
 const CLIENT_FIELDS = {
@@ -396,6 +467,15 @@ const CLIENT_FIELDS = {
     check: checkPath,
     expected: "a non-empty path",
   } satisfies Field<string, ClientFlag>,
+  connectDeadline: {
+    key: "connect.deadline",
+    env: "CLI_CONNECT_DEADLINE",
+    flag: "connectDeadline",
+    flagName: "--connect-deadline",
+    fallback: "30s",
+    check: waitDuration(true),
+    expected: "a Go duration >= 0 and <= 24h, like 500ms, 30s, 2m",
+  } satisfies Field<number, ClientFlag>,
 };
 
 /** Collects settings and problems, then checks values, naming every bad one. */
@@ -476,6 +556,9 @@ export async function loadServerConfig(options: ServerOptions = {}): Promise<Ser
   const agencies = resolver.value(SERVER_FIELDS.agencies);
   const storagePath = resolver.value(SERVER_FIELDS.storagePath);
   const host = resolver.value(SERVER_FIELDS.host);
+  const readTimeout = resolver.value(SERVER_FIELDS.readTimeout);
+  const idleTimeout = resolver.value(SERVER_FIELDS.idleTimeout);
+  const maxConnections = resolver.value(SERVER_FIELDS.maxConnections);
   resolver.finish();
   return {
     configPath,
@@ -485,6 +568,11 @@ export async function loadServerConfig(options: ServerOptions = {}): Promise<Ser
     agencies: agencies!.value,
     storagePath: storagePath!.value,
     host: host!.value,
+    readTimeout: readTimeout!.text,
+    readTimeoutMs: readTimeout!.value,
+    idleTimeout: idleTimeout!.text,
+    idleTimeoutMs: idleTimeout!.value,
+    maxConnections: maxConnections!.value,
   };
 }
 
@@ -583,6 +671,7 @@ export async function loadClientConfig(options: ClientOptions = {}): Promise<Cli
   const batchMaxAmount = resolver.value(CLIENT_FIELDS.batchMaxAmount);
   const mode = resolver.value(CLIENT_FIELDS.mode);
   const dataPath = resolver.value(CLIENT_FIELDS.dataPath);
+  const connectDeadline = resolver.value(CLIENT_FIELDS.connectDeadline);
   resolver.finish();
   return {
     configPath,
@@ -595,6 +684,8 @@ export async function loadClientConfig(options: ClientOptions = {}): Promise<Cli
     batchMaxAmount: batchMaxAmount!.value,
     mode: mode!.value,
     dataPath: dataPath!.value.replaceAll("{id}", String(id!.value)),
+    connectDeadline: connectDeadline!.text,
+    connectDeadlineMs: connectDeadline!.value,
   };
 }
 

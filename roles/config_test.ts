@@ -82,6 +82,11 @@ Deno.test("loadServerConfig() uses the defaults when the default file is missing
         agencies: 5,
         storagePath: "./bets.csv",
         host: "0.0.0.0",
+        readTimeout: "10s",
+        readTimeoutMs: 10_000,
+        idleTimeout: "60s",
+        idleTimeoutMs: 60_000,
+        maxConnections: 256,
       } satisfies ServerConfig,
     );
   });
@@ -96,6 +101,11 @@ Deno.test("the shipped config/server.ini holds the documented defaults", async (
     agencies: 5,
     storagePath: "./bets.csv",
     host: "0.0.0.0",
+    readTimeout: "10s",
+    readTimeoutMs: 10_000,
+    idleTimeout: "60s",
+    idleTimeoutMs: 60_000,
+    maxConnections: 256,
   });
 });
 
@@ -122,11 +132,30 @@ Deno.test("loadServerConfig(): flag beats environment beats file beats default, 
       prop: "storagePath",
     },
     { flag: "host", key: "SERVER_HOST", values: ["10.0.0.1", "10.0.0.2", "::1"], prop: "host" },
+    {
+      flag: "readTimeout",
+      key: "READ_TIMEOUT",
+      values: ["100ms", "2s", "1m"],
+      prop: "readTimeout",
+    },
+    {
+      flag: "idleTimeout",
+      key: "IDLE_TIMEOUT",
+      values: ["1s", "90s", "5m"],
+      prop: "idleTimeout",
+    },
+    {
+      flag: "maxConnections",
+      key: "MAX_CONNECTIONS",
+      values: ["1", "300", "65535"],
+      prop: "maxConnections",
+    },
   ] as const;
   for (const { flag, key, values: [fromFlag, fromEnv, fromFile], prop } of fields) {
     await withFile("server.ini", `[DEFAULT]\n${key} = ${fromFile}\n`, async (configPath) => {
       const expect = (value: string) =>
-        prop === "loggingLevel" || prop === "storagePath" || prop === "host"
+        prop === "loggingLevel" || prop === "storagePath" || prop === "host" ||
+          prop === "readTimeout" || prop === "idleTimeout"
           ? value
           : Number(value);
       const flags = { [flag]: fromFlag };
@@ -194,6 +223,19 @@ Deno.test("loadServerConfig() rejects every out-of-range or malformed value", as
     [{ storagePath: "" }, 'Invalid --storage: "" (expected a non-empty path)'],
     [{ host: "" }, 'Invalid --host: "" (expected a host name or IP address)'],
     [{ host: "a b" }, 'Invalid --host: "a b" (expected a host name or IP address)'],
+    [
+      { readTimeout: "0" },
+      'Invalid --read-timeout: "0" (expected a Go duration > 0 and <= 24h, like 500ms, 10s, 1m)',
+    ],
+    [
+      { readTimeout: "10" },
+      'Invalid --read-timeout: "10" (expected a Go duration > 0 and <= 24h, like 500ms, 10s, 1m)',
+    ],
+    [
+      { idleTimeout: "25h" },
+      'Invalid --idle-timeout: "25h" (expected a Go duration > 0 and <= 24h, like 30s, 1m, 5m)',
+    ],
+    [{ maxConnections: "0" }, 'Invalid --max-connections: "0" (expected an integer 1..65535)'],
   ];
   for (const [flags, message] of cases) {
     assert.equal(await serverError({ configPath: SHIPPED_SERVER_INI, env: {}, flags }), message);
@@ -232,7 +274,8 @@ Deno.test("loadServerConfig() rejects an unknown key, suggesting the closest one
     assert.equal(
       await serverError({ configPath, env: {} }),
       `Unknown key in ${configPath}: COLOR (expected one of SERVER_PORT, ` +
-        "SERVER_LISTEN_BACKLOG, LOGGING_LEVEL, AGENCIES, STORAGE_PATH, SERVER_HOST)",
+        "SERVER_LISTEN_BACKLOG, LOGGING_LEVEL, AGENCIES, STORAGE_PATH, SERVER_HOST, " +
+        "READ_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS)",
     );
   });
 });
@@ -295,6 +338,9 @@ Deno.test("describeServerConfig() lists the startup fields in order, as configur
     ["logging_level", "DEBUG"],
     ["agencies", 5],
     ["storage_path", "./bets.csv"],
+    ["read_timeout", "10s"],
+    ["idle_timeout", "60s"],
+    ["max_connections", 256],
   ]);
 });
 
@@ -316,6 +362,8 @@ Deno.test("loadClientConfig() uses the defaults when the default file is missing
         batchMaxAmount: 100,
         mode: "lottery",
         dataPath: ".data/agency-3.csv",
+        connectDeadline: "30s",
+        connectDeadlineMs: 30_000,
       } satisfies ClientConfig,
     );
   });
@@ -334,6 +382,8 @@ Deno.test("the shipped config/client.yaml holds the documented defaults", async 
     batchMaxAmount: 100,
     mode: "lottery",
     dataPath: ".data/agency-1.csv",
+    connectDeadline: "30s",
+    connectDeadlineMs: 30_000,
   });
 });
 
@@ -388,6 +438,13 @@ Deno.test("loadClientConfig(): flag beats environment beats file beats default, 
       values: ["/f.csv", "/e.csv", "/d.csv"],
       prop: "dataPath",
     },
+    {
+      flag: "connectDeadline",
+      env: "CLI_CONNECT_DEADLINE",
+      yaml: (v: string) => `connect:\n  deadline: ${v}\n`,
+      values: ["0", "500ms", "2m"],
+      prop: "connectDeadline",
+    },
   ] as const;
   for (const { flag, env: name, yaml, values: [fromFlag, fromEnv, fromFile], prop } of fields) {
     await withFile("client.yaml", yaml(fromFile), async (configPath) => {
@@ -427,6 +484,32 @@ Deno.test("loadClientConfig() requires a client id", async () => {
     await clientError({ configPath: SHIPPED_CLIENT_YAML, env: {}, flags: { id: "x" } }),
     'Invalid --id: "x" (expected an integer 1..65535)',
   );
+});
+
+Deno.test("loadClientConfig() keeps connect.deadline as written; 0 is one attempt, negatives are refused", async () => {
+  const base = { configPath: SHIPPED_CLIENT_YAML, env: {} };
+  const config = await loadClientConfig({ ...base, flags: { id: "1", connectDeadline: "1.5s" } });
+  assert.equal(config.connectDeadline, "1.5s");
+  assert.equal(config.connectDeadlineMs, 1500);
+  const zero = await loadClientConfig({ ...base, flags: { id: "1", connectDeadline: "0" } });
+  assert.equal(zero.connectDeadlineMs, 0);
+  assert.equal(
+    await clientError({ ...base, env: { CLI_ID: "1", CLI_CONNECT_DEADLINE: "-1s" } }),
+    'Invalid CLI_CONNECT_DEADLINE: "-1s" (expected a Go duration >= 0 and <= 24h, like 500ms, ' +
+      "30s, 2m)",
+  );
+});
+
+Deno.test("loadServerConfig() keeps the timeouts as written and in milliseconds", async () => {
+  const config = await loadServerConfig({
+    configPath: SHIPPED_SERVER_INI,
+    env: { READ_TIMEOUT: "1.5s" },
+    flags: { idleTimeout: "2m" },
+  });
+  assert.equal(config.readTimeout, "1.5s");
+  assert.equal(config.readTimeoutMs, 1500);
+  assert.equal(config.idleTimeout, "2m");
+  assert.equal(config.idleTimeoutMs, 120_000);
 });
 
 Deno.test("loadClientConfig() keeps the period as written and normalises level and mode", async () => {
@@ -556,7 +639,7 @@ Deno.test("loadClientConfig() rejects an unknown key, suggesting the closest one
       "color: blue\n",
       (p) =>
         `Unknown key in ${p}: color (expected one of server.address, loop.amount, ` +
-        "loop.period, log.level, batch.maxAmount, mode, data.path)",
+        "loop.period, log.level, batch.maxAmount, mode, data.path, connect.deadline)",
     ],
     ["loop: 5\n", () => 'Invalid loop: "5" (expected a mapping with amount, period)'],
     ["mode:\n  - echo\n", () => "Invalid mode: a list (expected a single value)"],
@@ -619,12 +702,13 @@ Deno.test("describeClientConfig() lists the startup fields in order, as configur
     ["mode", "lottery"],
     ["batch_max_amount", 100],
     ["data_path", ".data/agency-2.csv"],
+    ["connect_deadline", "30s"],
   ]);
   assert.equal(
     formatEvent({ action: "config", result: "success", ...describeClientConfig(config) }),
     "action: config | result: success | client_id: 2 | server_address: server:12345 | " +
       "loop_amount: 5 | loop_period: 100ms | log_level: DEBUG | mode: lottery | " +
-      "batch_max_amount: 100 | data_path: .data/agency-2.csv",
+      "batch_max_amount: 100 | data_path: .data/agency-2.csv | connect_deadline: 30s",
   );
 });
 

@@ -1,6 +1,8 @@
 /**
- * The lottery's state machine, free of sockets: which agencies are done, the
- * draw barrier, and each agency's winners.
+ * The lottery's state machine, free of sockets: the sequence of each agency's
+ * batches (so a resent batch is never stored twice), which agencies are done,
+ * the draw barrier, and each agency's winners. It resumes from what the store
+ * recovered after a restart.
  *
  * @module
  */
@@ -25,8 +27,24 @@ export interface LotteryOptions {
 export type DoneOutcome = "first" | "repeated" | "last";
 
 /**
+ * Where a batch id stands in its agency's sequence (see {@linkcode Lottery.batchStatus}):
+ * - `next`: the one expected (last accepted + 1): store it;
+ * - `duplicate`: already accepted (a resend after a reconnect): acknowledge, do not store;
+ * - `gap`: past the next one: some batch is missing;
+ * - `after_done`: a new batch of an agency that said it is done;
+ * - `invalid`: 0 (ids start at 1).
+ */
+export type BatchStatus = "next" | "duplicate" | "gap" | "after_done" | "invalid";
+
+/**
  * The central lottery: validates and stores bets, counts the agencies that are
  * done, and runs the draw exactly once when the last one is.
+ *
+ * Batches of an agency carry ids 1, 2, 3... The lottery remembers, per
+ * agency, the last id accepted (in order of arrival: a batch is accepted when
+ * handed to the store, before it is durable) and the last one durable; a
+ * resent id is a duplicate and is never stored twice. Both, and the set of
+ * agencies done, start from what the store recovered from its journal.
  *
  * Waiting for the draw is a promise, not polling: every winners query awaits
  * the same promise, which the draw resolves.
@@ -35,15 +53,43 @@ export class Lottery {
   #store: BetStore;
   #agencies: number;
   #today?: Date;
+  /** Last batch id accepted, by agency (index 0 unused). */
+  #accepted: Uint32Array;
+  /** Last batch id durable, by agency. */
+  #durable: Uint32Array;
+  /** Durability of the last batch accepted, by agency, while it is pending. */
+  #pending: (Promise<void> | undefined)[];
+  /** Ids of rejected batches, by agency (rare). */
+  #rejected = new Map<number, Set<number>>();
+  /** Agencies whose "done" is durable. */
   #done = new Set<number>();
+  /** Agencies that said they are done: the promise of that being durable. */
+  #doneRequested = new Map<number, Promise<DoneOutcome>>();
   #drawn = Promise.withResolvers<WinnersByAgency>();
   #drawStarted = false;
 
-  /** Creates a lottery over an open store. */
+  /** Creates a lottery over an open store, resuming from what the store recovered. */
   constructor(options: LotteryOptions) {
     this.#store = options.store;
     this.#agencies = options.agencies;
     this.#today = options.today;
+    this.#accepted = new Uint32Array(options.agencies + 1);
+    this.#durable = new Uint32Array(options.agencies + 1);
+    this.#pending = new Array(options.agencies + 1);
+    const recovered = options.store.recovery;
+    for (const [agency, batchId] of recovered.lastBatch) {
+      if (!this.isAgency(agency)) continue;
+      this.#accepted[agency] = batchId;
+      this.#durable[agency] = batchId;
+    }
+    for (const [agency, ids] of recovered.rejected) {
+      if (this.isAgency(agency)) this.#rejected.set(agency, new Set(ids));
+    }
+    for (const agency of recovered.done) {
+      if (!this.isAgency(agency)) continue;
+      this.#done.add(agency);
+      this.#doneRequested.set(agency, Promise.resolve("repeated"));
+    }
     // A failed draw is reported to whoever waits; never as an unhandled rejection.
     this.#drawn.promise.catch(() => {});
   }
@@ -53,9 +99,14 @@ export class Lottery {
     return this.#agencies;
   }
 
-  /** How many distinct agencies have said they are done. */
+  /** How many distinct agencies are done (durably). */
   get doneCount(): number {
     return this.#done.size;
+  }
+
+  /** Whether every agency is done (durably): the draw may run. */
+  get allDone(): boolean {
+    return this.#done.size === this.#agencies;
   }
 
   /** Whether the draw has been started. */
@@ -68,9 +119,23 @@ export class Lottery {
     return Number.isInteger(agency) && agency >= 1 && agency <= this.#agencies;
   }
 
-  /** Whether `agency` has said it is done. */
+  /** Whether `agency` has said it is done (durable or being made durable). */
   isDone(agency: number): boolean {
-    return this.#done.has(agency);
+    return this.#doneRequested.has(agency);
+  }
+
+  /** The batch id `agency` is expected to send next. */
+  nextBatchId(agency: number): number {
+    return this.#accepted[agency] + 1;
+  }
+
+  /** Where `batchId` stands in the sequence of `agency` (a valid agency). */
+  batchStatus(agency: number, batchId: number): BatchStatus {
+    if (batchId < 1) return "invalid";
+    const accepted = this.#accepted[agency];
+    if (batchId <= accepted) return "duplicate";
+    if (this.#doneRequested.has(agency)) return "after_done";
+    return batchId === accepted + 1 ? "next" : "gap";
   }
 
   /**
@@ -86,20 +151,89 @@ export class Lottery {
     return undefined;
   }
 
-  /** Stores a validated batch; resolves once it is durable (written and fsync'd). */
-  store(bets: Bet[]): Promise<void> {
-    return this.#store.storeBets(bets);
+  /**
+   * Whether an accepted batch id of `agency` was rejected (its bets invalid):
+   * a resend of it is answered as rejected again, never as stored.
+   */
+  wasRejected(agency: number, batchId: number): boolean {
+    return this.#rejected.get(agency)?.has(batchId) ?? false;
   }
 
   /**
-   * Records that `agency` is done. Returns `"last"` when this completes the
-   * set of agencies (the caller then runs {@linkcode draw}), `"repeated"` when
-   * it was already done, `"first"` otherwise.
+   * Accepts the `next` batch of `agency` (see {@linkcode batchStatus}) and
+   * stores its validated bets. The id counts as accepted at once; the promise
+   * resolves once the batch is durable (written, fsync'd, journaled).
+   *
+   * @throws {RangeError} when `batchId` is not the next one.
    */
-  markDone(agency: number): DoneOutcome {
-    if (this.#done.has(agency)) return "repeated";
-    this.#done.add(agency);
-    return this.#done.size === this.#agencies ? "last" : "first";
+  storeBatch(agency: number, batchId: number, bets: readonly Bet[]): Promise<void> {
+    return this.#accept(agency, batchId, bets);
+  }
+
+  /**
+   * Accepts the `next` batch of `agency` as rejected (its bets invalid): no
+   * row is stored, but its id is used up, durably, so the agency's next batch
+   * is not a gap after a restart. Resolves once that is durable.
+   *
+   * @throws {RangeError} when `batchId` is not the next one.
+   */
+  rejectBatch(agency: number, batchId: number): Promise<void> {
+    const promise = this.#accept(agency, batchId, []);
+    const ids = this.#rejected.get(agency);
+    if (ids === undefined) this.#rejected.set(agency, new Set([batchId]));
+    else ids.add(batchId);
+    return promise;
+  }
+
+  #accept(agency: number, batchId: number, bets: readonly Bet[]): Promise<void> {
+    if (batchId !== this.#accepted[agency] + 1 || this.#doneRequested.has(agency)) {
+      throw new RangeError(
+        `Batch out of sequence: ${batchId} of agency ${agency} (expected ${
+          this.#accepted[agency] + 1
+        })`,
+      );
+    }
+    this.#accepted[agency] = batchId;
+    const durable = this.#store.storeBatch(bets, { agency, batchId }).then(() => {
+      // Flushes complete in order, so ids become durable in order.
+      this.#durable[agency] = batchId;
+      if (this.#accepted[agency] === batchId) this.#pending[agency] = undefined;
+    });
+    this.#pending[agency] = durable;
+    return durable;
+  }
+
+  /**
+   * Resolves once an accepted batch id of `agency` is durable: `true`, or
+   * `false` when the store failed to make it so.
+   */
+  async whenDurable(agency: number, batchId: number): Promise<boolean> {
+    if (batchId <= this.#durable[agency]) return true;
+    try {
+      await this.#pending[agency];
+    } catch {
+      // Reported as false below.
+    }
+    return batchId <= this.#durable[agency];
+  }
+
+  /**
+   * Records, durably, that `agency` is done; resolves once the record is
+   * fsync'd. Resolves `"last"` when this completes the set of agencies (the
+   * caller then runs {@linkcode draw}), `"repeated"` when it was already done
+   * (or being made so), `"first"` otherwise.
+   */
+  markDone(agency: number): Promise<DoneOutcome> {
+    const previous = this.#doneRequested.get(agency);
+    if (previous !== undefined) return previous.then(() => "repeated");
+    const outcome = this.#store.markDone(agency).then((): DoneOutcome => {
+      this.#done.add(agency);
+      return this.#done.size === this.#agencies ? "last" : "first";
+    });
+    this.#doneRequested.set(agency, outcome);
+    // A failed record may be retried by a later AGENCY_DONE (the store refuses it anyway).
+    outcome.catch(() => this.#doneRequested.delete(agency));
+    return outcome;
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * The lottery's domain and durable storage: bets, their validation, CSV rows,
- * agency file reading and the append-only bet store. Knows nothing of sockets
- * or the wire protocol.
+ * agency file reading, the append-only bet store and its commit journal.
+ * Knows nothing of sockets or the wire protocol.
  *
  * @module
  */
@@ -27,5 +27,29 @@ export {
   type ReadStoreBetsOptions,
   storeRowToBet,
 } from "./csv.ts";
-export { BetStore, type BetStoreStats, type LoadBetsOptions, StoreError } from "./store.ts";
-export { type DoneOutcome, Lottery, type LotteryOptions, type WinnersByAgency } from "./lottery.ts";
+export {
+  type BatchKey,
+  BetStore,
+  type BetStoreOptions,
+  type BetStoreStats,
+  type LoadBetsOptions,
+  StoreError,
+  type StoreRecovery,
+} from "./store.ts";
+export {
+  crc32,
+  encodeJournalRecord,
+  JournalError,
+  journalPathOf,
+  type JournalRecord,
+  type JournalState,
+  parseJournal,
+  type ParseJournalOptions,
+} from "./journal.ts";
+export {
+  type BatchStatus,
+  type DoneOutcome,
+  Lottery,
+  type LotteryOptions,
+  type WinnersByAgency,
+} from "./lottery.ts";

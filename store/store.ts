@@ -1,18 +1,28 @@
 /**
- * Durable, append-only storage of bets in one CSV file, with group commit.
+ * Durable, append-only storage of bets in one CSV file, with group commit and
+ * a commit journal (see `journal.ts`) that makes it crash-safe.
  *
  * One writer appends to the file. A `storeBets` call made while a flush is
  * running waits for the next flush, which writes every waiting call's rows in
  * ONE write (each call's rows contiguous, in order of arrival) followed by ONE
- * `fdatasync`; then all of those calls resolve. The store tracks the byte size
- * of the file known to be durable after each flush (`stats.bytes`), which is
- * what a later crash recovery needs to cut a torn last record.
+ * `fdatasync`, then appends their journal records (the CSV size at the end of
+ * each call) in ONE write followed by ONE `fdatasync`; then all of those calls
+ * resolve. At the next opening, the journal's last record says how much of the
+ * CSV was committed, and anything past it (rows never acknowledged, a torn
+ * last row) is cut.
  *
  * @module
  */
 
 import type { Bet } from "./bet.ts";
-import { betToCsvRow, readStoreBets } from "./csv.ts";
+import { betToCsvRow, CsvFormatError, readStoreBets } from "./csv.ts";
+import {
+  encodeJournalRecord,
+  JournalError,
+  journalPathOf,
+  type JournalState,
+  parseJournal,
+} from "./journal.ts";
 
 /** A failure of the bet store: opening, writing or syncing its file, or use after close. */
 export class StoreError extends Error {
@@ -25,12 +35,42 @@ export class StoreError extends Error {
 
 /** Counters of a {@linkcode BetStore}, since it was opened. */
 export interface BetStoreStats {
-  /** Flushes done: one write and one fsync each. */
+  /** Flushes done: one write and one fsync of the CSV each (plus one of the journal). */
   flushes: number;
   /** Rows written and fsync'd. */
   rows: number;
-  /** Size of the file known to be durable, in bytes (the whole file, not only this session). */
+  /** Size of the file known to be committed, in bytes (the whole file, not only this session). */
   bytes: number;
+}
+
+/** What {@linkcode BetStore.open} found on disk and repaired. */
+export interface StoreRecovery {
+  /** Committed rows in the CSV (every one of them acknowledged once). */
+  bets: number;
+  /** Committed size of the CSV, in bytes. */
+  bytes: number;
+  /** Bytes cut from the end of the CSV: rows written but never committed, or half a row. */
+  truncatedBytes: number;
+  /** Bytes cut from the end of the journal: a torn last record. */
+  journalTruncatedBytes: number;
+  /** Batches in the journal (stored or rejected). */
+  batches: number;
+  /** Last batch id committed for each agency. */
+  lastBatch: ReadonlyMap<number, number>;
+  /** Ids of the batches committed as rejected (0 rows), by agency. */
+  rejected: ReadonlyMap<number, ReadonlySet<number>>;
+  /** Agencies whose "done" is committed. */
+  done: ReadonlySet<number>;
+  /** Whether the journal was created by this opening. */
+  journalCreated: boolean;
+  /** Whether an existing CSV without a journal was adopted whole (a `base` record). */
+  adopted: boolean;
+}
+
+/** Options of {@linkcode BetStore.open}. */
+export interface BetStoreOptions {
+  /** The commit journal. @default `${path}.journal` */
+  journalPath?: string;
 }
 
 /** Options of {@linkcode BetStore.loadBets}. */
@@ -39,33 +79,67 @@ export interface LoadBetsOptions {
   chunkSize?: number;
 }
 
-/** One `storeBets` call waiting for a flush. */
+/** Identifies a batch in the journal: the agency and its batch id. */
+export interface BatchKey {
+  /** Agency that sent the batch. */
+  agency: number;
+  /** Its sequence number, 1, 2, 3... per agency. */
+  batchId: number;
+}
+
+/** What a pending write adds to the journal. */
+const Entry = {
+  /** Nothing: a barrier. */
+  None: 0,
+  /** `rows`: bets stored without a batch id. */
+  Rows: 1,
+  /** `batch`: a batch (maybe of 0 rows: rejected). */
+  Batch: 2,
+  /** `done`: an agency is done. */
+  Done: 3,
+} as const;
+type Entry = typeof Entry[keyof typeof Entry];
+
+/** One call waiting for a flush. */
 interface PendingWrite {
   bytes: Uint8Array;
   rows: number;
+  entry: Entry;
+  agency: number;
+  batchId: number;
   resolve(): void;
   reject(error: Error): void;
 }
 
 const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 
 /**
  * Bets stored durably in a CSV file (`agency,first_name,last_name,document,birthdate,number`),
- * appended with group commit.
+ * appended with group commit, and a commit journal beside it (`<path>.journal`,
+ * see `journal.ts`) that makes the CSV crash-safe.
  *
  * ```ts
  * await using store = await BetStore.open("./bets.csv");
- * await store.storeBets(bets); // written and fsync'd
+ * await store.storeBatch(bets, { agency: 3, batchId: 17 }); // written, fsync'd, journaled
  * for await (const bet of store.loadBets()) if (hasWon(bet)) winners.push(bet.document);
  * ```
  *
- * After a failed write or fsync, the store refuses every later `storeBets`
- * (the file may end in a torn record and the OS may have dropped dirty pages).
+ * A flush writes the CSV rows of every waiting call in ONE write and ONE
+ * fdatasync, then their journal records in ONE write and ONE fdatasync, and
+ * only then resolves the calls. Opening the store replays the journal and cuts
+ * the CSV back to the last committed size (see {@linkcode BetStore.recovery}).
+ *
+ * After a failed write or fsync, the store refuses every later call (the file
+ * may end in a torn record and the OS may have dropped dirty pages); the next
+ * opening repairs it.
  */
 export class BetStore {
   readonly #path: string;
   readonly #file: Deno.FsFile;
-  /** Bytes of the file written and fsync'd. */
+  readonly #journal: Deno.FsFile;
+  readonly #recovery: StoreRecovery;
+  /** Bytes of the file written, fsync'd and journaled. */
   #durableBytes: number;
   #queue: PendingWrite[] = [];
   #queuedBytes = 0;
@@ -76,22 +150,29 @@ export class BetStore {
   #flushes = 0;
   #rows = 0;
 
-  private constructor(path: string, file: Deno.FsFile, size: number) {
+  private constructor(path: string, files: OpenFiles, recovery: StoreRecovery) {
     this.#path = path;
-    this.#file = file;
-    this.#durableBytes = size;
+    this.#file = files.csv;
+    this.#journal = files.journal;
+    this.#recovery = recovery;
+    this.#durableBytes = recovery.bytes;
   }
 
   /**
-   * Opens the store file for appending, creating it when missing. Its folder
-   * must exist.
+   * Opens the store for appending, creating the CSV and its journal when
+   * missing (the folder must exist), and recovers: replays the journal,
+   * drops a torn last journal record, and cuts the CSV back to the size the
+   * journal committed. A CSV found without a journal is adopted whole.
    *
-   * @throws {StoreError} naming the path when the file cannot be opened.
+   * @throws {StoreError} naming the path when a file cannot be opened, the
+   *   store is in use by another process, or the journal is damaged or says
+   *   more than the CSV holds.
    */
-  static async open(path: string): Promise<BetStore> {
-    let file: Deno.FsFile;
+  static async open(path: string, options: BetStoreOptions = {}): Promise<BetStore> {
+    const journalPath = options.journalPath ?? journalPathOf(path);
+    let csv: Deno.FsFile;
     try {
-      file = await Deno.open(path, { append: true, create: true });
+      csv = await Deno.open(path, { read: true, write: true, create: true });
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) {
         throw new StoreError(
@@ -103,11 +184,57 @@ export class BetStore {
         cause: error,
       });
     }
+    let journal: Deno.FsFile | undefined;
     try {
-      const info = await file.stat();
-      return new BetStore(path, file, info.size);
+      const csvSize = (await csv.stat()).size;
+      let adopted = false;
+      let journalCreated = false;
+      if (!(await exists(journalPath))) {
+        // A CSV written before journals existed (or whose journal was deleted): all of it counts.
+        const base = csvSize === 0 ? "" : encodeJournalRecord({
+          kind: "base",
+          rows: await countRows(path, csvSize),
+          end: csvSize,
+        });
+        await createJournal(journalPath, base);
+        adopted = csvSize > 0;
+        journalCreated = true;
+      }
+      journal = await Deno.open(journalPath, { read: true, write: true });
+      if (!(await journal.tryLock(true))) {
+        throw new StoreError(
+          `Cannot open bet store "${path}": in use by another process (journal "${journalPath}" is locked)`,
+        );
+      }
+      const state = parseJournal(await readWhole(journal), { path: journalPath });
+      const truncatedBytes = await cutBack(csv, { path, size: csvSize, state });
+      if (state.tornBytes > 0) {
+        await journal.truncate(state.validBytes);
+        await journal.syncData();
+      }
+      await journal.seek(0, Deno.SeekMode.End);
+      await csv.seek(0, Deno.SeekMode.End);
+      return new BetStore(path, { csv, journal }, {
+        bets: state.rows,
+        bytes: state.committedBytes,
+        truncatedBytes,
+        journalTruncatedBytes: state.tornBytes,
+        batches: state.batches,
+        lastBatch: state.lastBatch,
+        rejected: state.rejected,
+        done: state.done,
+        journalCreated,
+        adopted,
+      });
     } catch (error) {
-      file.close();
+      journal?.close();
+      csv.close();
+      if (error instanceof StoreError) throw error;
+      if (error instanceof JournalError || error instanceof CsvFormatError) {
+        throw new StoreError(`Cannot recover bet store "${path}": ${error.message}`, {
+          cause: error,
+        });
+      }
       throw new StoreError(`Cannot open bet store "${path}": ${messageOf(error)}`, {
         cause: error,
       });
@@ -124,28 +251,37 @@ export class BetStore {
     return { flushes: this.#flushes, rows: this.#rows, bytes: this.#durableBytes };
   }
 
+  /** What the opening found on disk: committed rows, last batch ids, done agencies, repairs. */
+  get recovery(): StoreRecovery {
+    return this.#recovery;
+  }
+
   /**
-   * Appends `bets` as contiguous rows; resolves once they are written and
-   * fsync'd. Calls made while a flush runs share the next write and fsync.
+   * Appends `bets` as contiguous rows; resolves once they are written,
+   * fsync'd and journaled (a `rows` record: no batch id). Calls made while a
+   * flush runs share the next flush.
    *
    * Rejects with a {@linkcode StoreError} when the write or fsync fails (every
    * call of that flush rejects), when an earlier flush failed, or after `close()`.
    */
   storeBets(bets: readonly Bet[]): Promise<void> {
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    if (this.#closing !== undefined) {
-      return Promise.reject(new StoreError(`Bet store "${this.#path}" is closed`));
-    }
-    if (bets.length === 0) return Promise.resolve();
-    let bytes: Uint8Array;
-    try {
-      let text = "";
-      for (const bet of bets) text += betToCsvRow(bet);
-      bytes = encoder.encode(text);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#enqueue(bytes, bets.length);
+    if (bets.length === 0) return this.#refusal() ?? Promise.resolve();
+    return this.#store(bets, Entry.Rows, 0, 0);
+  }
+
+  /**
+   * Appends a batch like {@linkcode storeBets} and journals it under its
+   * agency and batch id, so that a restart knows the last batch stored for
+   * each agency. An empty `bets` journals a rejected batch: no rows, but its
+   * id is used up.
+   */
+  storeBatch(bets: readonly Bet[], key: BatchKey): Promise<void> {
+    return this.#store(bets, Entry.Batch, key.agency, key.batchId);
+  }
+
+  /** Journals that `agency` is done; resolves once that record is fsync'd. */
+  markDone(agency: number): Promise<void> {
+    return this.#refusal() ?? this.#enqueue(EMPTY, 0, Entry.Done, agency, 0);
   }
 
   /**
@@ -181,8 +317,8 @@ export class BetStore {
   }
 
   /**
-   * Waits for every pending flush, then closes the file. Later `storeBets`
-   * calls reject; calling `close()` again waits for the same close.
+   * Waits for every pending flush, then closes the files. Later calls
+   * reject; calling `close()` again waits for the same close.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -196,19 +332,51 @@ export class BetStore {
 
   async #close(): Promise<void> {
     while (this.#flushing !== undefined) await this.#flushing;
+    this.#journal.close();
     this.#file.close();
+  }
+
+  /** The rejection a call gets when the store failed or is closed; undefined when usable. */
+  #refusal(): Promise<never> | undefined {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#closing !== undefined) {
+      return Promise.reject(new StoreError(`Bet store "${this.#path}" is closed`));
+    }
+    return undefined;
+  }
+
+  #store(bets: readonly Bet[], entry: Entry, agency: number, batchId: number): Promise<void> {
+    const refusal = this.#refusal();
+    if (refusal !== undefined) return refusal;
+    let bytes: Uint8Array = EMPTY;
+    if (bets.length > 0) {
+      try {
+        let text = "";
+        for (const bet of bets) text += betToCsvRow(bet);
+        bytes = encoder.encode(text);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#enqueue(bytes, bets.length, entry, agency, batchId);
   }
 
   /** Resolves once everything queued before this call is flushed (at once when nothing is). */
   #barrier(): Promise<void> {
     if (this.#flushing === undefined) return Promise.resolve();
     // An empty entry goes through the queue like any call, so the wait cannot starve.
-    return this.#enqueue(new Uint8Array(0), 0).catch(() => {});
+    return this.#enqueue(EMPTY, 0, Entry.None, 0, 0).catch(() => {});
   }
 
-  #enqueue(bytes: Uint8Array, rows: number): Promise<void> {
+  #enqueue(
+    bytes: Uint8Array,
+    rows: number,
+    entry: Entry,
+    agency: number,
+    batchId: number,
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ bytes, rows, resolve, reject });
+      this.#queue.push({ bytes, rows, entry, agency, batchId, resolve, reject });
       this.#queuedBytes += bytes.length;
       this.#flushing ??= this.#flushLoop();
     });
@@ -228,11 +396,21 @@ export class BetStore {
         continue;
       }
       let rows = 0;
-      for (const pending of batch) rows += pending.rows;
+      let journal = "";
+      let end = this.#durableBytes;
+      for (const pending of batch) {
+        rows += pending.rows;
+        end += pending.bytes.length;
+        journal += journalLine(pending, end);
+      }
       try {
         if (size > 0) {
           await writeAll(this.#file, concat(batch, size));
           await this.#file.syncData();
+        }
+        if (journal !== "") {
+          await writeAll(this.#journal, encoder.encode(journal));
+          await this.#journal.syncData();
         }
       } catch (error) {
         this.#failure = new StoreError(
@@ -249,6 +427,109 @@ export class BetStore {
     }
     this.#flushing = undefined;
   }
+}
+
+/** The journal line of a pending write whose rows end at CSV size `end` ("" for a barrier). */
+function journalLine(pending: PendingWrite, end: number): string {
+  switch (pending.entry) {
+    case Entry.None:
+      return "";
+    case Entry.Rows:
+      return encodeJournalRecord({ kind: "rows", rows: pending.rows, end });
+    case Entry.Batch:
+      return encodeJournalRecord({
+        kind: "batch",
+        agency: pending.agency,
+        batchId: pending.batchId,
+        rows: pending.rows,
+        end,
+      });
+    case Entry.Done:
+      return encodeJournalRecord({ kind: "done", agency: pending.agency, end });
+  }
+}
+
+/** The two files of an open store. */
+interface OpenFiles {
+  csv: Deno.FsFile;
+  journal: Deno.FsFile;
+}
+
+/**
+ * Cuts the CSV back to the size the journal committed; returns the bytes cut.
+ * A CSV shorter than that lost committed rows: refused, never "repaired".
+ */
+async function cutBack(
+  csv: Deno.FsFile,
+  context: { path: string; size: number; state: JournalState },
+): Promise<number> {
+  const { path, size, state } = context;
+  if (size < state.committedBytes) {
+    throw new StoreError(
+      `Cannot recover bet store "${path}": it holds ${size} bytes but its journal committed ` +
+        `${state.committedBytes} (the CSV was truncated or replaced)`,
+    );
+  }
+  if (size === state.committedBytes) return 0;
+  await csv.truncate(state.committedBytes);
+  await csv.syncData();
+  return size - state.committedBytes;
+}
+
+/** Counts the rows of a CSV adopted without a journal (every row must parse). */
+async function countRows(path: string, size: number): Promise<number> {
+  let rows = 0;
+  for await (const _ of readStoreBets(path, { limit: size })) rows++;
+  return rows;
+}
+
+/**
+ * Creates a journal whose first content is `text`, atomically: written to a
+ * temporary file, fsync'd, renamed into place, and the folder fsync'd. So a
+ * journal that exists always holds at least its first record.
+ */
+async function createJournal(path: string, text: string): Promise<void> {
+  const temporary = `${path}.tmp`;
+  {
+    using file = await Deno.open(temporary, { write: true, create: true, truncate: true });
+    await writeAll(file, encoder.encode(text));
+    await file.syncData();
+  }
+  await Deno.rename(temporary, path);
+  await syncFolder(folderOf(path));
+}
+
+/** fsyncs a folder so that a file created or renamed in it survives a power cut (best effort). */
+async function syncFolder(path: string): Promise<void> {
+  try {
+    using folder = await Deno.open(path, { read: true });
+    await folder.sync();
+  } catch {
+    // Not every platform lets a folder be opened or synced; the data files are synced anyway.
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** Every byte of an open file, from its start. */
+async function readWhole(file: Deno.FsFile): Promise<Uint8Array> {
+  const size = (await file.stat()).size;
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  while (offset < size) {
+    const count = await file.read(bytes.subarray(offset));
+    if (count === null) break;
+    offset += count;
+  }
+  return bytes.subarray(0, offset);
 }
 
 /** The bytes of every pending write, in order, in one buffer. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Bet } from "./bet.ts";
 import { betToCsvRow, CsvFormatError } from "./csv.ts";
+import { journalPathOf } from "./journal.ts";
 import { BetStore, StoreError } from "./store.ts";
 
 function bet(i: number, overrides: Partial<Bet> = {}): Bet {
@@ -142,8 +143,9 @@ Deno.test("BetStore group commit: calls made during a flush resolve together aft
 Deno.test("BetStore rejects every caller of a failed flush, and later calls too", {
   ignore: Deno.build.os !== "linux",
 }, async () => {
-  // Writes to /dev/full fail with ENOSPC.
-  const store = await BetStore.open("/dev/full");
+  // Writes to /dev/full fail with ENOSPC. Its journal goes to a temporary folder, not /dev.
+  const dir = await Deno.makeTempDir();
+  const store = await BetStore.open("/dev/full", { journalPath: `${dir}/full.journal` });
   try {
     const results = await Promise.allSettled([
       store.storeBets(bets(0, 2)),
@@ -161,6 +163,7 @@ Deno.test("BetStore rejects every caller of a failed flush, and later calls too"
     assert.deepEqual(store.stats, { flushes: 0, rows: 0, bytes: 0 });
   } finally {
     await store.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
@@ -267,12 +270,225 @@ console.log(count);`,
 Deno.test("BetStore.loadBets() names the store file and line of a bad row", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/bets.csv`;
-    await Deno.writeTextFile(path, betToCsvRow(bet(0)) + "1,Ana,Pérez,1,2000-01-01,x\n");
+    {
+      await using store = await BetStore.open(path);
+      await store.storeBets([bet(0), bet(1, { firstName: "Ana", lastName: "Pérez", number: 7 })]);
+    }
+    // Damage the second row in place (same length), behind the store's back.
+    const text = await Deno.readTextFile(path);
+    await Deno.writeTextFile(path, text.replace(/,7\n$/, ",x\n"));
     await using store = await BetStore.open(path);
     await assert.rejects(collect(store.loadBets()), (error: Error) => {
       assert.ok(error instanceof CsvFormatError);
       assert.equal(error.message, `${path}:2: Invalid number: "x" (expected digits only)`);
       return true;
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Commit journal and recovery
+
+const encoder = new TextEncoder();
+
+async function append(path: string, text: string | Uint8Array): Promise<void> {
+  using file = await Deno.open(path, { append: true });
+  const bytes = typeof text === "string" ? encoder.encode(text) : text;
+  let written = 0;
+  while (written < bytes.length) written += await file.write(bytes.subarray(written));
+}
+
+Deno.test("BetStore journals each batch after its rows: agency, batch id, rows and CSV size", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/bets.csv`;
+    await using store = await BetStore.open(path);
+    await store.storeBatch(bets(0, 3), { agency: 2, batchId: 1 });
+    const afterFirst = store.stats.bytes;
+    await Promise.all([
+      store.storeBatch(bets(3, 2), { agency: 2, batchId: 2 }),
+      store.storeBatch([], { agency: 4, batchId: 1 }),
+      store.markDone(3),
+    ]);
+    const lines = (await Deno.readTextFile(journalPathOf(path))).split("\n");
+    assert.deepEqual(lines.map((line) => line.split(" ").slice(0, -1).join(" ")), [
+      `batch 2 1 3 ${afterFirst}`,
+      `batch 2 2 2 ${store.stats.bytes}`,
+      `batch 4 1 0 ${store.stats.bytes}`,
+      `done 3 ${store.stats.bytes}`,
+      "",
+    ]);
+    assert.equal(store.stats.bytes, (await Deno.stat(path)).size);
+    // The three calls of the second round shared one flush: one write and fsync of each file.
+    assert.equal(store.stats.flushes, 2);
+  });
+});
+
+Deno.test("BetStore.open() on a fresh path: nothing to recover, journal created", async () => {
+  await withTempDir(async (dir) => {
+    await using store = await BetStore.open(`${dir}/bets.csv`);
+    assert.deepEqual(store.recovery, {
+      bets: 0,
+      bytes: 0,
+      truncatedBytes: 0,
+      journalTruncatedBytes: 0,
+      batches: 0,
+      lastBatch: new Map(),
+      rejected: new Map(),
+      done: new Set(),
+      journalCreated: true,
+      adopted: false,
+    });
+    assert.equal(await Deno.readTextFile(`${dir}/bets.csv.journal`), "");
+  });
+});
+
+Deno.test("BetStore.open() rebuilds rows, last batch per agency, rejected ids and done agencies", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/bets.csv`;
+    {
+      await using store = await BetStore.open(path);
+      await store.storeBatch(bets(0, 4), { agency: 1, batchId: 1 });
+      await store.storeBatch([], { agency: 1, batchId: 2 });
+      await store.storeBatch(bets(4, 2), { agency: 2, batchId: 1 });
+      await store.storeBets(bets(6, 1));
+      await store.markDone(2);
+    }
+    await using store = await BetStore.open(path);
+    const recovery = store.recovery;
+    assert.equal(recovery.bets, 7);
+    assert.equal(recovery.bytes, (await Deno.stat(path)).size);
+    assert.equal(recovery.batches, 3);
+    assert.deepEqual([...recovery.lastBatch], [[1, 2], [2, 1]]);
+    assert.deepEqual([...recovery.rejected.get(1)!], [2]);
+    assert.deepEqual([...recovery.done], [2]);
+    assert.equal(recovery.truncatedBytes, 0);
+    assert.equal(recovery.journalCreated, false);
+    assert.deepEqual(await collect(store.loadBets()), bets(0, 7));
+  });
+});
+
+Deno.test("BetStore.open() cuts rows written but never journaled, and a torn last row", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/bets.csv`;
+    {
+      await using store = await BetStore.open(path);
+      await store.storeBatch(bets(0, 5), { agency: 1, batchId: 1 });
+    }
+    const committed = await Deno.readTextFile(path);
+    // A crash after the CSV write of the next flush, before its journal record: a whole row
+    // and half of the next one.
+    const tail = betToCsvRow(bet(5)) + betToCsvRow(bet(6)).slice(0, 9);
+    await append(path, tail);
+    await using store = await BetStore.open(path);
+    assert.equal(store.recovery.truncatedBytes, encoder.encode(tail).length);
+    assert.equal(store.recovery.bets, 5);
+    assert.equal(await Deno.readTextFile(path), committed);
+    // Appends continue right after the committed rows.
+    await store.storeBatch(bets(5, 2), { agency: 1, batchId: 2 });
+    assert.deepEqual(await collect(store.loadBets()), bets(0, 7));
+  });
+});
+
+Deno.test("BetStore.open() drops a torn last journal record and cuts the rows it would have committed", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/bets.csv`;
+    const journal = journalPathOf(path);
+    let firstSize: number;
+    {
+      await using store = await BetStore.open(path);
+      await store.storeBatch(bets(0, 3), { agency: 1, batchId: 1 });
+      firstSize = store.stats.bytes;
+      await store.storeBatch(bets(3, 3), { agency: 1, batchId: 2 });
+    }
+    const text = await Deno.readTextFile(journal);
+    const lastLine = text.slice(text.indexOf("\n") + 1);
+    const torn = text.slice(0, text.length - Math.floor(lastLine.length / 2));
+    await Deno.writeTextFile(journal, torn);
+    await using store = await BetStore.open(path);
+    const recovery = store.recovery;
+    assert.equal(recovery.journalTruncatedBytes, torn.length - (text.length - lastLine.length));
+    assert.equal(recovery.truncatedBytes, csvBytes(bets(3, 3)));
+    assert.deepEqual([recovery.bets, recovery.bytes], [3, firstSize]);
+    assert.deepEqual([...recovery.lastBatch], [[1, 1]]);
+    assert.equal((await Deno.stat(path)).size, firstSize);
+    assert.equal(await Deno.readTextFile(journal), text.slice(0, text.length - lastLine.length));
+  });
+});
+
+/** Bytes the rows of `rows` take in the CSV. */
+function csvBytes(rows: Bet[]): number {
+  return encoder.encode(rows.map(betToCsvRow).join("")).length;
+}
+
+Deno.test("BetStore.open() adopts a CSV found without a journal, all of its rows", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/bets.csv`;
+    await Deno.writeTextFile(path, bets(0, 4).map(betToCsvRow).join(""));
+    {
+      await using store = await BetStore.open(path);
+      assert.equal(store.recovery.adopted, true);
+      assert.equal(store.recovery.bets, 4);
+      assert.equal(store.recovery.truncatedBytes, 0);
+      await store.storeBatch(bets(4, 1), { agency: 5, batchId: 1 });
+    }
+    assert.match(
+      await Deno.readTextFile(journalPathOf(path)),
+      /^base 4 \d+ [0-9a-f]{8}\nbatch 5 1 /,
+    );
+    await using store = await BetStore.open(path);
+    assert.equal(store.recovery.adopted, false);
+    assert.equal(store.recovery.bets, 5);
+  });
+});
+
+Deno.test("BetStore.open() refuses what it cannot repair: bad adopted CSV, CSV shorter than its journal, damaged journal", async () => {
+  await withTempDir(async (dir) => {
+    const bad = `${dir}/bad.csv`;
+    await Deno.writeTextFile(bad, "1,Ana,Pérez,1,2000-01-01,x\n");
+    await assert.rejects(BetStore.open(bad), {
+      name: "StoreError",
+      message:
+        `Cannot recover bet store "${bad}": ${bad}:1: Invalid number: "x" (expected digits only)`,
+    });
+
+    const short = `${dir}/short.csv`;
+    {
+      await using store = await BetStore.open(short);
+      await store.storeBatch(bets(0, 2), { agency: 1, batchId: 1 });
+    }
+    const size = (await Deno.stat(short)).size;
+    await Deno.truncate(short, 10);
+    await assert.rejects(BetStore.open(short), {
+      name: "StoreError",
+      message: `Cannot recover bet store "${short}": it holds 10 bytes but its journal ` +
+        `committed ${size} (the CSV was truncated or replaced)`,
+    });
+
+    const damaged = `${dir}/damaged.csv`;
+    {
+      await using store = await BetStore.open(damaged);
+      await store.storeBatch(bets(0, 2), { agency: 1, batchId: 1 });
+      await store.storeBatch(bets(2, 2), { agency: 1, batchId: 2 });
+    }
+    const journal = journalPathOf(damaged);
+    await Deno.writeTextFile(
+      journal,
+      (await Deno.readTextFile(journal)).replace("batch 1 1", "batch 1 7"),
+    );
+    await assert.rejects(BetStore.open(damaged), {
+      name: "StoreError",
+      message: new RegExp(`^Cannot recover bet store ".*": .*journal:1: Bad checksum`),
+    });
+  });
+});
+
+Deno.test("BetStore.open() refuses a store already open (in this or another process)", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/bets.csv`;
+    await using _store = await BetStore.open(path);
+    await assert.rejects(BetStore.open(path), {
+      name: "StoreError",
+      message: new RegExp(`^Cannot open bet store ".*": in use by another process`),
     });
   });
 });

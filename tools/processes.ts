@@ -78,6 +78,28 @@ export class Tp0Process {
     });
   }
 
+  /** How many lines printed so far pass `test`. */
+  count(test: (line: string) => boolean): number {
+    let count = 0;
+    for (const line of this.lines) if (test(line)) count++;
+    return count;
+  }
+
+  /**
+   * Resolves with the exit status, or rejects once `timeoutMs` passes first
+   * (the process is left running: kill it in a `finally`).
+   */
+  waitForExit(timeoutMs = 10_000): Promise<Deno.CommandStatus> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`Still running after ${timeoutMs} ms; last lines:\n${this.tail()}`)),
+        timeoutMs,
+      );
+    });
+    return Promise.race([this.status, timeout]).finally(() => clearTimeout(timer));
+  }
+
   /** The last lines printed, for error messages. */
   tail(count = 15): string {
     return this.lines.slice(-count).join("\n");
@@ -126,6 +148,8 @@ export interface LocalServerOptions extends SpawnOptions {
   storagePath: string;
   /** More server flags. */
   args?: string[];
+  /** Port to listen on (a fixed one lets a restarted server keep its address). @default 0 (any) */
+  port?: number;
 }
 
 /** A server child process listening on 127.0.0.1 and the port it bound. */
@@ -145,7 +169,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     "--host",
     "127.0.0.1",
     "--port",
-    "0",
+    String(options.port ?? 0),
     "--agencies",
     String(options.agencies),
     "--storage",
@@ -156,4 +180,15 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const port = Number(/address: [^|]*:(\d+)/.exec(line)?.[1]);
   if (!Number.isInteger(port) || port <= 0) throw new Error(`No port in: ${line}`);
   return { process, port, address: `127.0.0.1:${port}` };
+}
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago (bound and released), for
+ * a server that must keep its address across restarts.
+ */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
 }
