@@ -106,7 +106,12 @@ export async function startServer(
   logRecovery(store);
   let listener: Deno.TcpListener;
   try {
-    listener = Deno.listen({ hostname: config.host, port: config.port, transport: "tcp" });
+    listener = Deno.listen({
+      hostname: config.host,
+      port: config.port,
+      transport: "tcp",
+      tcpBacklog: config.listenBacklog,
+    });
   } catch (error) {
     await store.close();
     throw error;
