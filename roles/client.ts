@@ -486,6 +486,27 @@ class LotteryRun {
   }
 
   async run(): Promise<number> {
+    try {
+      return await this.#run();
+    } finally {
+      await this.#closeSource();
+    }
+  }
+
+  /** Closes the bets file if the run ends before its end; a stop logs the closure. */
+  async #closeSource(): Promise<void> {
+    await this.#source.return?.();
+    if (this.#signal.aborted && this.#single === undefined) {
+      log.info({
+        action: "shutdown",
+        result: "success",
+        resource: "bets_file",
+        path: this.#config.dataPath,
+      });
+    }
+  }
+
+  async #run(): Promise<number> {
     // Read the first bet before connecting: a missing or unreadable file fails at once.
     this.#lookahead = await this.#source.next();
     this.#peer = await this.#link.connect();

@@ -14,7 +14,7 @@ import {
   winnerDocuments,
   withTempDir,
 } from "./_helpers.ts";
-import { ROOT } from "../tools/processes.ts";
+import { ROOT, spawnTp0 } from "../tools/processes.ts";
 
 /** Writes one file per agency and returns their paths. */
 async function writeAgencies(dir: string, agencies: AgencyCsvOptions[]): Promise<string[]> {
@@ -222,6 +222,46 @@ Deno.test("winners documents reach only their own agency", async () => {
     for (const [i, client] of run.clients.entries()) {
       const documents = actions(client.lines, "ganador").map((r) => r.fields.dni);
       assert.deepEqual(documents.sort(), winnerDocuments(agencies[i]).sort());
+    }
+  });
+});
+
+Deno.test("SIGTERM stops an agency mid-run: exit 0 within 2 s, socket and bets file closures logged", async () => {
+  await withTempDir(async (dir) => {
+    const [file] = await writeAgencies(dir, [{ agency: 1, bets: 5000 }]);
+    // A peer that reads everything and never answers keeps the agency waiting for acks.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const drained = (async () => {
+      for await (const conn of listener) {
+        for await (const _ of conn.readable) { /* discard */ }
+      }
+    })();
+    const { port } = listener.addr as Deno.NetAddr;
+    const client = spawnTp0([
+      "client",
+      "--id",
+      "1",
+      "--server-address",
+      `127.0.0.1:${port}`,
+      "--data",
+      file,
+    ]);
+    try {
+      await client.waitForLine((line) => line.includes("action: connect | result: success"));
+      const start = performance.now();
+      client.kill("SIGTERM");
+      const { code } = await client.status;
+      const elapsed = performance.now() - start;
+      assert.equal(code, 0, client.tail());
+      assert.ok(elapsed < 2000, `the agency took ${elapsed.toFixed(0)} ms to stop`);
+      const closed = actions(client.lines, "shutdown").map((r) => r.fields.resource);
+      assert.deepEqual(closed.sort(), ["bets_file", "connection"]);
+      assert.ok(records(client.lines).every((r) => r.result !== "fail"), client.tail());
+    } finally {
+      client.kill("SIGKILL");
+      await client.status;
+      listener.close();
+      await drained;
     }
   });
 });
