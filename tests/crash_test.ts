@@ -104,6 +104,13 @@ Deno.test({
       const running = new Set(clients);
       for (const c of clients) c.status.then(() => running.delete(c));
       try {
+        // Every agency is connected before the first kill (a process started late
+        // under load must not slip past all the kills), so each one must reconnect.
+        await Promise.all(
+          clients.map((c) =>
+            c.waitForLine((l) => l.includes("action: connect | result: success"), 60_000)
+          ),
+        );
         for (let cycle = 1; cycle <= KILL_CYCLES; cycle++) {
           const server = servers.at(-1)!;
           // Ingest is under way on this incarnation: a batch was just stored.
