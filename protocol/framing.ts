@@ -55,7 +55,8 @@ const MAX_EMPTY_CALLS = 100;
 
 const LINE_FEED = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
-const fatalDecoder = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a leading U+FEFF is text like any other, not a byte order mark to drop.
+const fatalDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 let readFrameOf: (reader: ByteReader) => Promise<Frame | null>;
 

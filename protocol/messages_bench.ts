@@ -1,16 +1,20 @@
 /**
- * Benchmarks of the protocol hot paths: encode and decode of a full 8 KiB BET_BATCH, and
- * frames read through a ByteReader from an in-memory source.
+ * Benchmarks of the protocol hot paths: encode and decode of a full 8 KiB BET_BATCH, with
+ * objects (`encodeMessage`, `decodeMessage`) and packed (`BetBatchEncoder`,
+ * `decodeBetBatchPacked`, what the client and the server use), and frames read through a
+ * ByteReader from an in-memory source.
  *
  * Run: `deno bench --allow-all protocol/`
  *
  * @module
  */
 
-import type { Bet } from "../store/bet.ts";
+import { type Bet, packBets } from "../store/bet.ts";
 import { ByteReader, type ByteSource, type Frame, readFrame } from "./framing.ts";
 import {
   BET_BATCH_HEADER_SIZE,
+  BetBatchEncoder,
+  decodeBetBatchPacked,
   decodeMessage,
   encodedBetSize,
   encodeMessage,
@@ -82,6 +86,28 @@ Deno.bench(`decodeMessage() full 8 KiB BET_BATCH (${bets.length} bets)`, {
   baseline: true,
 }, () => {
   decodeMessage(frame);
+});
+
+const packed = packBets(bets);
+const batchEncoder = new BetBatchEncoder({ agency: 1 });
+Deno.bench(`BetBatchEncoder full 8 KiB BET_BATCH from packed bets (${bets.length} bets)`, {
+  group: "BET_BATCH",
+}, () => {
+  for (let i = 0; i < packed.count; i++) batchEncoder.add(packed, i);
+  batchEncoder.take(1);
+});
+
+Deno.bench(`decodeBetBatchPacked() full 8 KiB BET_BATCH (${bets.length} bets)`, {
+  group: "BET_BATCH",
+}, () => {
+  decodeBetBatchPacked(frame);
+});
+
+const scratch = decodeBetBatchPacked(frame).bets;
+Deno.bench(`decodeBetBatchPacked() full 8 KiB BET_BATCH, arrays reused (${bets.length} bets)`, {
+  group: "BET_BATCH",
+}, () => {
+  decodeBetBatchPacked(frame, { into: scratch });
 });
 
 Deno.bench("readFrame() one 8 KiB frame through ByteReader from memory", {

@@ -1,15 +1,24 @@
 /**
  * Benchmarks of CSV rows and agency file parsing: `deno bench --allow-all store/csv_bench.ts`.
  *
- * The parsing group also runs csv-parse (fed bytes, as it must be) on the same
- * file, to keep the reason for choosing papaparse measurable.
+ * The parsing group also runs papaparse (fed decoded text, the parser this project used
+ * before) and csv-parse (fed bytes, as it must be) on the same file, to keep the reason
+ * for the hand-written byte-level parser measurable.
  *
  * @module
  */
 
 import { parse as csvParseStream } from "csv-parse/stream";
-import type { Bet } from "./bet.ts";
-import { betToAgencyCsvRow, betToCsvRow, readAgencyBets } from "./csv.ts";
+import Papa from "papaparse";
+import { type Bet, packBets } from "./bet.ts";
+import {
+  betToAgencyCsvRow,
+  betToCsvRow,
+  packedBetsToCsvRows,
+  readAgencyBets,
+  readAgencyBetsPacked,
+  validCsvRows,
+} from "./csv.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "csv_bench_" });
 addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
@@ -27,27 +36,35 @@ function makeBets(count: number, quoted: boolean): Bet[] {
 
 const PLAIN = makeBets(10_000, false);
 const QUOTED = makeBets(10_000, true);
+const PLAIN_PACKED = packBets(PLAIN);
+const TODAY = new Date("2024-08-21T00:00:00Z");
 
 Deno.bench(
-  "betToCsvRow(): 10k bets, no quoting needed",
-  { group: "encode", baseline: true },
+  "betToCsvRow() + TextEncoder: 10k bets to bytes",
+  { group: "store rows", baseline: true },
   () => {
-    let length = 0;
-    for (const bet of PLAIN) length += betToCsvRow(bet).length;
-    if (length === 0) throw new Error("Nothing encoded");
+    let text = "";
+    for (const bet of PLAIN) text += betToCsvRow(bet);
+    new TextEncoder().encode(text);
   },
 );
 
-Deno.bench("betToCsvRow(): 10k bets, 1 in 5 quoted", { group: "encode" }, () => {
+Deno.bench("packedBetsToCsvRows(): 10k packed bets to bytes", { group: "store rows" }, () => {
+  packedBetsToCsvRows(PLAIN_PACKED);
+});
+
+Deno.bench("validCsvRows(): validate 10k packed bets and make their rows", {
+  group: "store rows",
+}, () => {
+  if (validCsvRows(PLAIN_PACKED, { agencies: 5, today: TODAY }).invalid >= 0) {
+    throw new Error("Invalid");
+  }
+});
+
+Deno.bench("betToCsvRow(): 10k bets, 1 in 5 quoted (strings only)", { group: "store rows" }, () => {
   let length = 0;
   for (const bet of QUOTED) length += betToCsvRow(bet).length;
   if (length === 0) throw new Error("Nothing encoded");
-});
-
-Deno.bench("betToCsvRow() + TextEncoder: 10k bets to bytes", { group: "encode" }, () => {
-  let text = "";
-  for (const bet of PLAIN) text += betToCsvRow(bet);
-  new TextEncoder().encode(text);
 });
 
 const ROWS = 80_000;
@@ -56,25 +73,63 @@ const QUOTED_PATH = `${dir}/agency-quoted.csv`;
 await Deno.writeTextFile(AGENCY_PATH, makeBets(ROWS, false).map(betToAgencyCsvRow).join(""));
 await Deno.writeTextFile(QUOTED_PATH, makeBets(ROWS, true).map(betToAgencyCsvRow).join(""));
 
-async function countAgencyBets(path: string): Promise<void> {
+async function countPacked(path: string): Promise<void> {
   let count = 0;
-  for await (const _ of readAgencyBets(path, { agency: 1 })) count++;
+  for await (const chunk of readAgencyBetsPacked(path, { agency: 1 })) count += chunk.count;
   if (count !== ROWS) throw new Error(`Read ${count} bets`);
 }
 
-Deno.bench("readAgencyBets() (papaparse): 80k rows", {
+Deno.bench("readAgencyBetsPacked(): 80k rows, packed (what the client sends from)", {
   group: "parse agency file",
   baseline: true,
   n: 30,
 }, async () => {
-  await countAgencyBets(AGENCY_PATH);
+  await countPacked(AGENCY_PATH);
 });
 
-Deno.bench("readAgencyBets() (papaparse): 80k rows, 1 in 5 quoted", {
+Deno.bench("readAgencyBetsPacked(): 80k rows, 1 in 5 quoted", {
   group: "parse agency file",
   n: 30,
 }, async () => {
-  await countAgencyBets(QUOTED_PATH);
+  await countPacked(QUOTED_PATH);
+});
+
+Deno.bench("readAgencyBets(): 80k rows as Bet objects", {
+  group: "parse agency file",
+  n: 30,
+}, async () => {
+  let count = 0;
+  for await (const _ of readAgencyBets(AGENCY_PATH, { agency: 1 })) count++;
+  if (count !== ROWS) throw new Error(`Read ${count} bets`);
+});
+
+/** The part of papaparse's low-level `Papa.Parser` used (the package ships no types). */
+const PapaParser = (Papa as unknown as {
+  Parser: new (config: { delimiter: string; newline: string; quoteChar: string }) => {
+    parse(input: string, baseIndex: number, ignoreLastRow: boolean): {
+      data: string[][];
+      meta: { cursor: number };
+    };
+  };
+}).Parser;
+
+Deno.bench("papaparse fed decoded text a chunk at a time: 80k rows (comparison)", {
+  group: "parse agency file",
+  n: 10,
+}, async () => {
+  using file = await Deno.open(AGENCY_PATH);
+  const parser = new PapaParser({ delimiter: ",", newline: "\n", quoteChar: '"' });
+  const decoder = new TextDecoder();
+  let carry = "";
+  let count = 0;
+  for await (const chunk of file.readable) {
+    const text = carry + decoder.decode(chunk, { stream: true });
+    const result = parser.parse(text, 0, true);
+    count += result.data.length;
+    carry = text.substring(result.meta.cursor);
+  }
+  if (carry !== "") count += parser.parse(carry, 0, false).data.length;
+  if (count !== ROWS) throw new Error(`Read ${count} rows`);
 });
 
 Deno.bench("csv-parse/stream fed bytes: 80k rows (comparison)", {

@@ -263,7 +263,7 @@ Deno.test("readAgencyBets() gives up on a quote never closed instead of bufferin
     const { records, error } = await collectUntilError(readAgencyBets(path));
     assert.equal(records.length, 0);
     assert.ok(error instanceof CsvFormatError);
-    assert.match(error.message, /:1: Record longer than 1048576 characters/);
+    assert.match(error.message, /:1: Record longer than 1048576 bytes/);
   });
 });
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type Bet, validateBet } from "./bet.ts";
+import { type Bet, firstInvalidBet, packBets, validateBet } from "./bet.ts";
 import { BetStore } from "./store.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "store_bench_" });
@@ -74,7 +74,7 @@ Deno.bench("loadBets(): 100k stored bets", { n: 20 }, async () => {
 });
 
 const TODAY = new Date();
-Deno.bench("validateBet(): 10k valid bets", { group: "validate" }, () => {
+Deno.bench("validateBet(): 10k valid bets", { group: "validate", baseline: true }, () => {
   for (const bet of TEN_K) {
     if (validateBet(bet, { agencies: 5, today: TODAY }) !== undefined) throw new Error("Invalid");
   }
@@ -83,4 +83,13 @@ Deno.bench("validateBet(): 10k valid bets", { group: "validate" }, () => {
 const BAD = TEN_K.map((bet, i) => ({ ...bet, document: i % 2 ? "12a" : bet.document }));
 Deno.bench("validateBet(): 10k bets, half with a bad document", { group: "validate" }, () => {
   for (const bet of BAD) validateBet(bet, { agencies: 5 });
+});
+
+const TEN_K_PACKED = packBets(TEN_K);
+Deno.bench("firstInvalidBet(): 10k valid packed bets (bytes, no strings)", {
+  group: "validate",
+}, () => {
+  if (firstInvalidBet(TEN_K_PACKED, { agencies: 5, today: TODAY }) !== -1) {
+    throw new Error("Invalid");
+  }
 });

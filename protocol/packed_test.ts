@@ -1,0 +1,266 @@
+import assert from "node:assert/strict";
+import { type Bet, packBets, unpackBet } from "../store/bet.ts";
+import { isUtf8 } from "./codec.ts";
+import { ProtocolError } from "./errors.ts";
+import type { Frame } from "./framing.ts";
+import {
+  BetBatchEncoder,
+  decodeBetBatchPacked,
+  decodeMessage,
+  encodedBetSize,
+  encodeMessage,
+} from "./messages.ts";
+import { HEADER_SIZE, MAX_FRAME_SIZE, MessageType } from "./types.ts";
+
+const LORCA: Bet = {
+  agency: 7,
+  firstName: "Santiago Lionel",
+  lastName: "Lorca",
+  document: "30904465",
+  birthdate: "1999-03-17",
+  number: 7574,
+};
+
+const TRICKY_BETS: Bet[] = [
+  LORCA,
+  { ...LORCA, firstName: "María José", lastName: "Pérez-Ñúñez", number: 0 },
+  { ...LORCA, firstName: 'O\'Brien, "Junior"', lastName: "D'Arcy, Jr.", number: 99999 },
+  { ...LORCA, firstName: "Zoë 漢字 🎲", lastName: "x", document: "1", number: 4294967295 },
+  { ...LORCA, firstName: "a".repeat(255), lastName: "é".repeat(127), document: "1234567890" },
+  { ...LORCA, firstName: "", lastName: "", document: "", birthdate: "" },
+];
+
+/** Seeded random bets of every shape the wire allows. */
+function randomBets(count: number, seed: number): Bet[] {
+  let state = seed;
+  const random = (n: number) => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return (state >>> 8) % n;
+  };
+  const alphabet = ["a", "Ñ", "é", ",", '"', "\n", " ", "🎲", "漢", "\u0085", "\u00a0", "'"];
+  const text = (max: number) => {
+    let value = "";
+    for (let i = random(max); i > 0; i--) value += alphabet[random(alphabet.length)];
+    return value;
+  };
+  return Array.from({ length: count }, () => ({
+    agency: 7,
+    firstName: text(12),
+    lastName: text(12),
+    document: String(random(1_000_000_000)),
+    birthdate: `19${10 + random(90)}-0${1 + random(9)}-1${random(10)}`,
+    number: random(2) === 0 ? random(100_000) : random(2 ** 31) * 2 + random(2),
+  }));
+}
+
+function frameOf(bytes: Uint8Array): Frame {
+  return { type: bytes[2], payload: bytes.slice(HEADER_SIZE) };
+}
+
+/** The error `fn` throws (fails when it does not throw). */
+function errorOf(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new assert.AssertionError({ message: "Expected an error" });
+}
+
+Deno.test("decodeBetBatchPacked() reads every bet decodeMessage() reads, without copying the payload", () => {
+  const batches = [TRICKY_BETS, ...[1, 2, 3].map((seed) => randomBets(60, seed))];
+  for (const bets of batches) {
+    const frame = frameOf(
+      encodeMessage({ type: MessageType.BET_BATCH, agency: 7, batchId: 9, bets }),
+    );
+    const packed = decodeBetBatchPacked(frame);
+    assert.equal(packed.agency, 7);
+    assert.equal(packed.batchId, 9);
+    assert.equal(packed.bets.count, bets.length);
+    assert.equal(packed.bets.bytes, frame.payload);
+    const unpacked = Array.from({ length: packed.bets.count }, (_, i) => unpackBet(packed.bets, i));
+    assert.deepEqual(unpacked, bets);
+  }
+});
+
+Deno.test("decodeBetBatchPacked() reuses the arrays given in `into` when they are large enough", () => {
+  const frame = frameOf(
+    encodeMessage({ type: MessageType.BET_BATCH, agency: 7, batchId: 1, bets: TRICKY_BETS }),
+  );
+  const first = decodeBetBatchPacked(frame);
+  const second = decodeBetBatchPacked(frame, { into: first.bets });
+  assert.equal(second.bets, first.bets);
+  assert.deepEqual(unpackBet(second.bets, 1), TRICKY_BETS[1]);
+});
+
+Deno.test("decodeBetBatchPacked() rejects every malformed frame with decodeMessage()'s error", () => {
+  const good = encodeMessage({
+    type: MessageType.BET_BATCH,
+    agency: 7,
+    batchId: 1,
+    bets: TRICKY_BETS.slice(0, 4),
+  });
+  const frames: Frame[] = [];
+  // Cut at every length: truncated header, lengths running past the end, missing numbers.
+  for (let length = 0; length < good.length - HEADER_SIZE; length++) {
+    frames.push({
+      type: MessageType.BET_BATCH,
+      payload: good.slice(HEADER_SIZE, HEADER_SIZE + length),
+    });
+  }
+  // Damage single bytes: invalid UTF-8 in names, non-ASCII in documents, bad lengths.
+  for (let at = HEADER_SIZE + 8; at < good.length; at++) {
+    for (const value of [0x80, 0xc0, 0xed, 0xf5, 0xff, 0x00]) {
+      const payload = good.slice(HEADER_SIZE);
+      payload[at - HEADER_SIZE] = value;
+      frames.push({ type: MessageType.BET_BATCH, payload });
+    }
+  }
+  frames.push({ type: MessageType.BET_BATCH, payload: new Uint8Array([0, 7, 0, 0, 0, 1, 0, 0]) });
+  frames.push({
+    type: MessageType.BET_BATCH,
+    payload: new Uint8Array([...good.slice(HEADER_SIZE), 0]),
+  });
+  let rejected = 0;
+  for (const frame of frames) {
+    let expected: Error | undefined;
+    try {
+      decodeMessage(frame);
+    } catch (error) {
+      expected = error as Error;
+    }
+    if (expected === undefined) {
+      // A damaged byte that still makes a valid frame: both decoders agree on the bets.
+      const packed = decodeBetBatchPacked(frame);
+      const message = decodeMessage(frame);
+      assert.ok(message.type === MessageType.BET_BATCH);
+      assert.deepEqual(
+        Array.from({ length: packed.bets.count }, (_, i) => unpackBet(packed.bets, i)),
+        message.bets,
+      );
+      continue;
+    }
+    rejected++;
+    const actual = errorOf(() => decodeBetBatchPacked(frame));
+    assert.ok(actual instanceof ProtocolError);
+    assert.equal(actual.message, expected.message);
+    assert.equal(actual.code, (expected as ProtocolError).code);
+  }
+  assert.ok(rejected > 500, `only ${rejected} frames rejected`);
+});
+
+Deno.test("isUtf8() agrees with a fatal TextDecoder on every 1- to 3-byte sequence and 4-byte leads", () => {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const valid = (bytes: Uint8Array) => {
+    try {
+      decoder.decode(bytes);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const check = (bytes: Uint8Array) =>
+    assert.equal(isUtf8(bytes, 0, bytes.length), valid(bytes), `[${bytes}]`);
+  for (let a = 0; a < 256; a++) {
+    check(new Uint8Array([a]));
+    if (a < 0x80) continue; // an ASCII byte is valid alone, whatever follows
+    for (let b = 0; b < 256; b++) {
+      check(new Uint8Array([a, b]));
+      if (a >= 0xe0) { for (const c of [0x00, 0x80, 0xbf, 0xc0]) check(new Uint8Array([a, b, c])); }
+      if (a >= 0xf0) { for (const c of [0x80, 0xbf]) check(new Uint8Array([a, b, c, 0x80])); }
+    }
+  }
+});
+
+/** Frames a BetBatchEncoder makes of `bets`, taking a frame whenever add() refuses. */
+function encodeWith(encoder: BetBatchEncoder, bets: Bet[]): Uint8Array[] {
+  const packed = packBets(bets);
+  const frames: Uint8Array[] = [];
+  for (let i = 0; i < packed.count; i++) {
+    if (encoder.add(packed, i)) continue;
+    frames.push(encoder.take(frames.length + 1));
+    assert.ok(encoder.add(packed, i), "an empty frame takes any bet");
+  }
+  if (encoder.count > 0) frames.push(encoder.take(frames.length + 1));
+  return frames;
+}
+
+/** Frames encodeMessage() makes of `bets`, cut like the client cuts them. */
+function encodeReference(bets: Bet[], maxBets: number): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  let batch: Bet[] = [];
+  let size = HEADER_SIZE + 8;
+  const flush = () => {
+    frames.push(encodeMessage({
+      type: MessageType.BET_BATCH,
+      agency: 7,
+      batchId: frames.length + 1,
+      bets: batch,
+    }));
+    batch = [];
+    size = HEADER_SIZE + 8;
+  };
+  for (const bet of bets) {
+    const betSize = encodedBetSize(bet);
+    if (batch.length > 0 && (batch.length >= maxBets || size + betSize > MAX_FRAME_SIZE)) flush();
+    batch.push(bet);
+    size += betSize;
+  }
+  if (batch.length > 0) flush();
+  return frames;
+}
+
+Deno.test("BetBatchEncoder makes frames byte for byte equal to encodeMessage(), up to 8 KiB each", () => {
+  const bets = [...TRICKY_BETS, ...randomBets(3000, 42)];
+  for (const maxBets of [1, 3, 100, 65535]) {
+    const frames = encodeWith(new BetBatchEncoder({ agency: 7, maxBets }), bets);
+    assert.deepEqual(frames, encodeReference(bets, maxBets), `maxBets ${maxBets}`);
+    for (const frame of frames) assert.ok(frame.length <= MAX_FRAME_SIZE);
+  }
+});
+
+Deno.test("BetBatchEncoder rejects what encodeMessage() rejects, with the same message", () => {
+  const bad: Bet[] = [
+    { ...LORCA, firstName: "a".repeat(256) },
+    { ...LORCA, lastName: "é".repeat(128) },
+    { ...LORCA, document: "١٢٣" },
+    { ...LORCA, birthdate: "1999-03-1é" },
+    { ...LORCA, number: 2 ** 32 },
+    { ...LORCA, number: 1.5 },
+    { ...LORCA, agency: 8 },
+  ];
+  for (const bet of bad) {
+    const expected = errorOf(() =>
+      encodeMessage({ type: MessageType.BET_BATCH, agency: 7, batchId: 1, bets: [bet] })
+    );
+    const encoder = new BetBatchEncoder({ agency: 7 });
+    const packed = packBets([LORCA, bet]);
+    assert.ok(encoder.add(packed, 0));
+    const actual = errorOf(() => encoder.add(packed, 1));
+    assert.ok(actual instanceof RangeError);
+    assert.equal(
+      actual.message,
+      (expected.cause as Error | undefined)?.message ?? expected.message,
+    );
+    // The frame is left as it was: the good bet alone.
+    assert.deepEqual(
+      encoder.take(1),
+      encodeMessage({ type: MessageType.BET_BATCH, agency: 7, batchId: 1, bets: [LORCA] }),
+    );
+  }
+  assert.throws(() => new BetBatchEncoder({ agency: 7 }).take(1), RangeError);
+  assert.throws(() => new BetBatchEncoder({ agency: 7, maxBets: 0 }), RangeError);
+});
+
+Deno.test("decodeMessage() keeps a leading U+FEFF in names and texts (it is not a byte order mark)", () => {
+  const bets = [{ ...LORCA, firstName: "\ufeffAna 漢", lastName: "\ufeff" }];
+  const frame = frameOf(
+    encodeMessage({ type: MessageType.BET_BATCH, agency: 7, batchId: 1, bets }),
+  );
+  const message = decodeMessage(frame);
+  assert.ok(message.type === MessageType.BET_BATCH);
+  assert.deepEqual(message.bets, bets);
+  assert.deepEqual(unpackBet(decodeBetBatchPacked(frame).bets, 0), bets[0]);
+  const echo = frameOf(encodeMessage({ type: MessageType.ECHO, text: "\ufeffhola" }));
+  assert.deepEqual(decodeMessage(echo), { type: MessageType.ECHO, text: "\ufeffhola" });
+});

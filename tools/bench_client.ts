@@ -1,0 +1,362 @@
+/**
+ * The benchmark's load generator and raw-floor tools, run as child processes
+ * by `tools/bench.ts` so that they sit on their own core, as real agencies do.
+ *
+ *     deno run -A tools/bench_client.ts ingest --address 127.0.0.1:12345 --agencies 20 --bets 2000000
+ *     deno run -A tools/bench_client.ts floor-sink --out /tmp/floor.csv
+ *     deno run -A tools/bench_client.ts floor-send --address 127.0.0.1:4000 --file /tmp/bets.csv
+ *
+ * `ingest` speaks the tp0 protocol like the real client, but pre-encodes
+ * every BET_BATCH frame (full 8 KiB frames of synthetic bets, batch ids 1, 2,
+ * 3... per agency) before it connects, so that generating bets costs nothing
+ * while it is timed. Each agency has its own connection with a window of
+ * unacknowledged frames; every ack is awaited and checked (id in order, code
+ * OK), so what is measured is durable ingest: the server acks a batch only
+ * once it is written and fsync'd. It sends no AGENCY_DONE: only ingest is
+ * timed. It prints one JSON line (see {@linkcode IngestResult}).
+ *
+ * `floor-sink` and `floor-send` measure the raw floor: the same bytes pushed
+ * through one loopback TCP connection into one file, fsync'd once. The sink
+ * prints its port, writes what it reads, fsyncs at end of stream and answers
+ * one byte; the sender prints one JSON line (see {@linkcode FloorResult}).
+ *
+ * Traffic is on 127.0.0.1 only.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { ByteReader, encodeMessage, MessageType, readFrame, writeAll } from "../protocol/mod.ts";
+import { BET_BATCH_HEADER_SIZE, encodedBetSize } from "../protocol/messages.ts";
+import { HEADER_SIZE, MAX_FRAME_SIZE } from "../protocol/types.ts";
+import type { Bet } from "../store/bet.ts";
+
+/** What `ingest` prints, as one JSON line. */
+export interface IngestResult {
+  /** Bets acknowledged as stored. */
+  bets: number;
+  /** BET_BATCH frames sent. */
+  frames: number;
+  /** Bytes of those frames. */
+  frameBytes: number;
+  /** Agencies (connections). */
+  agencies: number;
+  /** From the first byte sent to the last ack received, in seconds. */
+  seconds: number;
+  /** Time spent encoding frames before the clock started, in seconds. */
+  encodeSeconds: number;
+  /** Acks that were not OK, or came out of order (must be 0). */
+  failures: number;
+  /** CPU time (user + system) this generator used while timed, in seconds (Linux; else NaN). */
+  cpuSeconds: number;
+}
+
+/** What `floor-send` prints, as one JSON line. */
+export interface FloorResult {
+  /** Bytes pushed. */
+  bytes: number;
+  /** From the first byte sent to the sink's answer after its fsync, in seconds. */
+  seconds: number;
+}
+
+/** Options of {@linkcode encodeAgencyFrames}. */
+export interface EncodeFramesOptions {
+  /** Agency of every bet. */
+  agency: number;
+  /** Bets to encode. */
+  bets: number;
+  /** Most bets a frame; frames are also cut at 8 KiB. @default as many as fit */
+  batchMaxAmount?: number;
+}
+
+/** The frames of one agency, back to back in one buffer. */
+export interface AgencyFrames {
+  /** Every frame, contiguous. */
+  bytes: Uint8Array;
+  /** End offset of each frame in `bytes`. */
+  ends: number[];
+  /** Bets in all frames. */
+  bets: number;
+}
+
+// deno-fmt-ignore
+const FIRST_NAMES = [
+  "Juan", "María José", "Sofía", "Martín", "Ana", "Nicolás", "Lucía", "Joaquín", "Inés", "Ramón",
+];
+// deno-fmt-ignore
+const LAST_NAMES = [
+  "González", "Rodríguez", "Pérez", "D'Alessandro", "Núñez", "Fernández Núñez", "Gómez", "Ibáñez",
+];
+
+/** A deterministic synthetic bet: the `index`-th of `agency`, valid, about 1 in 10,000 a winner. */
+export function syntheticBet(agency: number, index: number): Bet {
+  const day = 1 + (index % 28);
+  const month = 1 + (index % 12);
+  return {
+    agency,
+    firstName: FIRST_NAMES[index % FIRST_NAMES.length],
+    lastName: LAST_NAMES[(index * 7) % LAST_NAMES.length],
+    document: String(10_000_000 + ((agency * 7_919_111 + index) % 89_999_999)),
+    birthdate: `${1940 + (index % 66)}-${month < 10 ? "0" : ""}${month}-${
+      day < 10 ? "0" : ""
+    }${day}`,
+    number: (index * 7) % 10_000,
+  };
+}
+
+/** Encodes `options.bets` synthetic bets of one agency as BET_BATCH frames, batch ids 1, 2, 3... */
+export function encodeAgencyFrames(options: EncodeFramesOptions): AgencyFrames {
+  const { agency, bets: total } = options;
+  const maxAmount = options.batchMaxAmount ?? Number.POSITIVE_INFINITY;
+  const frames: Uint8Array[] = [];
+  let batch: Bet[] = [];
+  let size = HEADER_SIZE + BET_BATCH_HEADER_SIZE;
+  const flush = () => {
+    frames.push(encodeMessage({
+      type: MessageType.BET_BATCH,
+      agency,
+      batchId: frames.length + 1,
+      bets: batch,
+    }));
+    batch = [];
+    size = HEADER_SIZE + BET_BATCH_HEADER_SIZE;
+  };
+  for (let i = 0; i < total; i++) {
+    const bet = syntheticBet(agency, i);
+    const betSize = encodedBetSize(bet);
+    if (batch.length > 0 && (size + betSize > MAX_FRAME_SIZE || batch.length >= maxAmount)) {
+      flush();
+    }
+    batch.push(bet);
+    size += betSize;
+  }
+  if (batch.length > 0) flush();
+  const length = frames.reduce((sum, frame) => sum + frame.length, 0);
+  const bytes = new Uint8Array(length);
+  const ends: number[] = [];
+  let offset = 0;
+  for (const frame of frames) {
+    bytes.set(frame, offset);
+    offset += frame.length;
+    ends.push(offset);
+  }
+  return { bytes, ends, bets: total };
+}
+
+/** Options of {@linkcode runIngest}. */
+export interface IngestOptions {
+  /** Server address, `127.0.0.1:port`. */
+  address: string;
+  /** Agencies 1..agencies, one connection each. */
+  agencies: number;
+  /** Bets in all, split evenly among agencies. */
+  bets: number;
+  /** Frames each connection may have unacknowledged. @default 32 */
+  window?: number;
+  /** Most bets a frame. @default as many as fit 8 KiB */
+  batchMaxAmount?: number;
+}
+
+/** Sends every agency's frames over its own connection and waits for every ack. */
+export async function runIngest(options: IngestOptions): Promise<IngestResult> {
+  const window = options.window ?? 32;
+  const encodeStart = performance.now();
+  const perAgency: AgencyFrames[] = [];
+  for (let agency = 1; agency <= options.agencies; agency++) {
+    const bets = Math.floor(options.bets / options.agencies) +
+      (agency <= options.bets % options.agencies ? 1 : 0);
+    perAgency.push(encodeAgencyFrames({ agency, bets, batchMaxAmount: options.batchMaxAmount }));
+  }
+  const encodeSeconds = (performance.now() - encodeStart) / 1000;
+  const [hostname, port] = splitAddress(options.address);
+  const conns: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < perAgency.length; i++) {
+      const conn = await Deno.connect({ hostname, port, transport: "tcp" });
+      conn.setNoDelay(true);
+      conns.push(conn);
+    }
+    const cpuBefore = ownCpuSeconds();
+    const started = performance.now();
+    const failures = await Promise.all(
+      perAgency.map((frames, i) => pump(conns[i], { frames, window })),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const cpuSeconds = ownCpuSeconds() - cpuBefore;
+    return {
+      bets: perAgency.reduce((sum, frames) => sum + frames.bets, 0),
+      frames: perAgency.reduce((sum, frames) => sum + frames.ends.length, 0),
+      frameBytes: perAgency.reduce((sum, frames) => sum + frames.bytes.length, 0),
+      agencies: options.agencies,
+      seconds,
+      encodeSeconds,
+      failures: failures.reduce((sum, count) => sum + count, 0),
+      cpuSeconds,
+    };
+  } finally {
+    for (const conn of conns) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+}
+
+/** CPU time (user + system) of this process so far, in seconds; NaN where /proc is missing. */
+function ownCpuSeconds(): number {
+  try {
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Writes frames as the window allows, in one write per opening, and counts bad acks. */
+async function pump(
+  conn: Deno.TcpConn,
+  { frames, window }: { frames: AgencyFrames; window: number },
+): Promise<number> {
+  const { bytes, ends } = frames;
+  const total = ends.length;
+  let sent = 0;
+  let acked = 0;
+  let failures = 0;
+  let wake: (() => void) | undefined;
+  let readError: unknown;
+  const reader = (async () => {
+    const byteReader = new ByteReader(conn);
+    while (acked < total) {
+      const frame = await readFrame(byteReader);
+      if (frame === null) throw new Error(`Server closed after ${acked} of ${total} acks`);
+      const payload = frame.payload;
+      if (frame.type !== MessageType.BATCH_RESULT || payload.length < 5) {
+        throw new Error(`Unexpected frame type ${frame.type} after ${acked} acks`);
+      }
+      const batchId = payload[0] * 0x1000000 +
+        ((payload[1] << 16) | (payload[2] << 8) | payload[3]);
+      if (batchId !== acked + 1 || payload[4] !== 0) failures++;
+      acked++;
+      wake?.();
+    }
+  })().catch((error) => {
+    readError = error;
+    wake?.();
+  });
+  while (sent < total) {
+    while (sent - acked >= window && readError === undefined) {
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+    if (readError !== undefined) break;
+    const last = Math.min(total, acked + window);
+    await writeAll(conn, bytes.subarray(sent === 0 ? 0 : ends[sent - 1], ends[last - 1]));
+    sent = last;
+  }
+  await reader;
+  if (readError !== undefined) throw readError;
+  return failures;
+}
+
+/** Listens on 127.0.0.1, prints `port N`, writes one connection's bytes into `out`, fsyncs, answers. */
+export async function runFloorSink(out: string): Promise<void> {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
+  console.log(`port ${(listener.addr as Deno.NetAddr).port}`);
+  const conn = await listener.accept();
+  try {
+    using file = await Deno.open(out, { write: true, create: true, truncate: true });
+    const buffer = new Uint8Array(1 << 20);
+    for (let count; (count = await conn.read(buffer)) !== null;) {
+      await writeAll(file, buffer.subarray(0, count));
+    }
+    await file.syncData();
+    await writeAll(conn, new Uint8Array([1]));
+  } finally {
+    conn.close();
+  }
+}
+
+/** Connects, sends `file`'s bytes (read beforehand) in 1 MiB writes, waits for the sink's byte. */
+export async function runFloorSend(
+  options: { address: string; file: string },
+): Promise<FloorResult> {
+  const bytes = await Deno.readFile(options.file);
+  const [hostname, port] = splitAddress(options.address);
+  const conn = await Deno.connect({ hostname, port, transport: "tcp" });
+  try {
+    const started = performance.now();
+    for (let offset = 0; offset < bytes.length; offset += 1 << 20) {
+      await writeAll(conn, bytes.subarray(offset, Math.min(bytes.length, offset + (1 << 20))));
+    }
+    await conn.closeWrite();
+    const answer = new Uint8Array(1);
+    if ((await conn.read(answer)) !== 1) throw new Error("Floor sink closed without answering");
+    return { bytes: bytes.length, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    conn.close();
+  }
+}
+
+function splitAddress(address: string): [string, number] {
+  const colon = address.lastIndexOf(":");
+  const port = Number(address.slice(colon + 1));
+  if (colon < 0 || !Number.isInteger(port)) throw new RangeError(`Invalid address: "${address}"`);
+  return [address.slice(0, colon), port];
+}
+
+const USAGE = `Usage: deno run -A tools/bench_client.ts <command> [options]
+
+Commands:
+  ingest      --address H:P --agencies N --bets N [--window N] [--batch-max-amount N]
+  floor-sink  --out PATH
+  floor-send  --address H:P --file PATH`;
+
+async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  const { values } = parseArgs({
+    args: rest,
+    strict: true,
+    options: {
+      address: { type: "string" },
+      agencies: { type: "string" },
+      bets: { type: "string" },
+      window: { type: "string" },
+      "batch-max-amount": { type: "string" },
+      out: { type: "string" },
+      file: { type: "string" },
+    },
+  });
+  switch (command) {
+    case "ingest": {
+      const result = await runIngest({
+        address: values.address ?? "127.0.0.1:12345",
+        agencies: Number(values.agencies ?? 1),
+        bets: Number(values.bets ?? 100_000),
+        window: values.window === undefined ? undefined : Number(values.window),
+        batchMaxAmount: values["batch-max-amount"] === undefined
+          ? undefined
+          : Number(values["batch-max-amount"]),
+      });
+      console.log(JSON.stringify(result));
+      return result.failures === 0 ? 0 : 1;
+    }
+    case "floor-sink":
+      await runFloorSink(values.out ?? "floor.csv");
+      return 0;
+    case "floor-send":
+      console.log(JSON.stringify(
+        await runFloorSend({ address: values.address ?? "", file: values.file ?? "" }),
+      ));
+      return 0;
+    default:
+      console.error(USAGE);
+      return 2;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
