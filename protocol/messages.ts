@@ -626,6 +626,12 @@ export class BetBatchEncoder {
     return out;
   }
 
+  /** Drops the bets added since the last `take()`. */
+  clear(): void {
+    this.#size = HEADER_SIZE + BET_BATCH_HEADER_SIZE;
+    this.#count = 0;
+  }
+
   /** Throws the RangeError `encodeMessage` gives for this bet (the frame is left as it was). */
   #reject(bets: PackedBets, index: number): never {
     const bet = unpackBet(bets, index);

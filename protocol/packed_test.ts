@@ -249,6 +249,16 @@ Deno.test("BetBatchEncoder rejects what encodeMessage() rejects, with the same m
     );
   }
   assert.throws(() => new BetBatchEncoder({ agency: 7 }).take(1), RangeError);
+  const cleared = new BetBatchEncoder({ agency: 7 });
+  const two = packBets([LORCA, LORCA]);
+  assert.ok(cleared.add(two, 0));
+  cleared.clear();
+  assert.equal(cleared.count, 0);
+  assert.ok(cleared.add(two, 1));
+  assert.deepEqual(
+    cleared.take(5),
+    encodeMessage({ type: MessageType.BET_BATCH, agency: 7, batchId: 5, bets: [LORCA] }),
+  );
   assert.throws(() => new BetBatchEncoder({ agency: 7, maxBets: 0 }), RangeError);
 });
 

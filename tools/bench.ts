@@ -694,7 +694,7 @@ async function benchMemory(config: BenchConfig, launcher: Launcher): Promise<Row
   ];
   const bigDir = await makeTempDir("tp0-bench-big-");
   try {
-    progress(`memory: generating ${config.bigBets} bets in ${config.bigAgencies} agency files`);
+    progress(`memory: generating ${config.bigBets} bets for ${config.bigAgencies} agencies`);
     await generateDataset({ out: bigDir, agencies: config.bigAgencies, bets: config.bigBets });
     datasets.push({
       name: `${config.bigBets.toLocaleString("en-US")} bets`,
