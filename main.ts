@@ -12,7 +12,6 @@
 
 import denoJson from "./deno.json" with { type: "json" };
 import { EXIT_OK, EXIT_USAGE, printErr, printOut } from "./roles/cli.ts";
-import { runClient, runGenCompose, runServer, runValidateEcho } from "./roles/mod.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -38,11 +37,13 @@ Examples:
   tp0 gen-compose docker-compose-dev.yaml 5 --mode echo
   tp0 validate-echo --address server:12345`;
 
+// Each role is imported when it runs: a process loads only its own modules (the
+// server never loads the client's YAML parser, nor the client the Compose writer).
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  server: runServer,
-  client: runClient,
-  "gen-compose": runGenCompose,
-  "validate-echo": runValidateEcho,
+  server: async (args) => (await import("./roles/server.ts")).runServer(args),
+  client: async (args) => (await import("./roles/client.ts")).runClient(args),
+  "gen-compose": async (args) => (await import("./compose/mod.ts")).runGenCompose(args),
+  "validate-echo": async (args) => (await import("./roles/validate_echo.ts")).runValidateEcho(args),
 };
 
 /** Runs the command line `args`; returns the exit code. */

@@ -58,12 +58,12 @@ const CARRIAGE_RETURN = 0x0d;
 // ignoreBOM: a leading U+FEFF is text like any other, not a byte order mark to drop.
 const fatalDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-let readFrameOf: (reader: ByteReader) => Promise<Frame | null>;
+let readFrameOf: (reader: ByteReader, view: boolean) => Promise<Frame | null>;
 
 /**
  * Buffered reader over a {@linkcode ByteSource}. It keeps one buffer, fills it with as
  * much as each `read` gives, and hands out copies, so a returned array is never
- * overwritten by later reads. Reads loop over short reads; end of stream before the
+ * overwritten by later reads (unless `readFrame` is asked for a view). Reads loop over short reads; end of stream before the
  * bytes asked for is a {@linkcode ConnectionClosedError}. Socket errors such as
  * `ConnectionReset` become {@linkcode ConnectionClosedError} too.
  *
@@ -84,7 +84,7 @@ export class ByteReader {
   #busy = false;
 
   static {
-    readFrameOf = (reader) => reader.#guard(() => reader.#readFrame());
+    readFrameOf = (reader, view) => reader.#guard(() => reader.#readFrame(view));
   }
 
   /** Wraps `source`; RangeError when `options.bufferSize` is not a positive integer. */
@@ -187,7 +187,7 @@ export class ByteReader {
     }
   }
 
-  async #readFrame(): Promise<Frame | null> {
+  async #readFrame(view: boolean): Promise<Frame | null> {
     let available = this.#end - this.#start;
     if (available < HEADER_SIZE) available = await this.#fill(HEADER_SIZE, HEADER_SIZE);
     if (available === 0) return null;
@@ -231,7 +231,9 @@ export class ByteReader {
       buffer = this.#buffer;
       start = this.#start;
     }
-    const payload = buffer.slice(start + HEADER_SIZE, start + total);
+    const payload = view
+      ? buffer.subarray(start + HEADER_SIZE, start + total)
+      : buffer.slice(start + HEADER_SIZE, start + total);
     this.#consume(total);
     return { type, payload };
   }
@@ -309,6 +311,17 @@ function lineTooLong(maxBytes: number): ProtocolError {
   });
 }
 
+/** Options of {@linkcode readFrame}. */
+export interface ReadFrameOptions {
+  /**
+   * Return the payload as a view of the reader's buffer instead of a copy: no
+   * allocation a frame, but the bytes are only valid until the next read from
+   * the reader. For a caller that is done with a frame before reading the next.
+   * @default {false}
+   */
+  view?: boolean;
+}
+
 /**
  * Reads one frame: checks magic, version and length from the header before reading the
  * payload, which is returned as a new array.
@@ -317,8 +330,11 @@ function lineTooLong(maxBytes: number): ProtocolError {
  *   UNSUPPORTED_VERSION on a version other than 1
  * @throws {ConnectionClosedError} when the stream ends inside a frame
  */
-export function readFrame(reader: ByteReader): Promise<Frame | null> {
-  return readFrameOf(reader);
+export function readFrame(
+  reader: ByteReader,
+  options: ReadFrameOptions = {},
+): Promise<Frame | null> {
+  return readFrameOf(reader, options.view ?? false);
 }
 
 /**

@@ -376,3 +376,25 @@ Deno.test("writeAll() and readFrame() carry 1000 frames over a loopback TCP conn
   assert.equal(read.length, frames.length);
   assert.deepEqual(read, frames);
 });
+
+Deno.test("readFrame() with view: the payload is not copied and is valid until the next read", async () => {
+  const first = encodeFrame(0x10, new Uint8Array([1, 2, 3]));
+  const second = encodeFrame(0x10, new Uint8Array([4, 5, 6]));
+  const bytes = new Uint8Array([...first, ...second]);
+  let done = false;
+  const reader = new ByteReader({
+    read(p) {
+      if (done) return Promise.resolve(null);
+      done = true;
+      p.set(bytes);
+      return Promise.resolve(bytes.length);
+    },
+  });
+  const frame = await readFrame(reader, { view: true });
+  assert.ok(frame !== null);
+  assert.deepEqual([...frame.payload], [1, 2, 3]);
+  assert.notEqual(frame.payload.byteOffset + frame.payload.length, frame.payload.buffer.byteLength);
+  const next = await readFrame(reader, { view: true });
+  assert.deepEqual([...(next?.payload ?? [])], [4, 5, 6]);
+  assert.equal(await readFrame(reader, { view: true }), null);
+});

@@ -50,6 +50,7 @@ export {
   encodeFrame,
   type Frame,
   readFrame,
+  type ReadFrameOptions,
   writeAll,
 } from "./framing.ts";
 export {

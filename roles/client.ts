@@ -7,15 +7,13 @@
  */
 
 import {
-  BET_BATCH_HEADER_SIZE,
+  BetBatchEncoder,
   ByteReader,
   ConnectionClosedError,
   decodeMessage,
-  encodedBetSize,
   encodeMessage,
   ErrorCode,
   errorCodeName,
-  MAX_PAYLOAD_SIZE,
   type Message,
   MessageType,
   messageTypeName,
@@ -23,7 +21,13 @@ import {
   readFrame,
   writeAll,
 } from "../protocol/mod.ts";
-import { type AgencyBetRecord, type Bet, CsvFormatError, readAgencyBets } from "../store/mod.ts";
+import {
+  type Bet,
+  CsvFormatError,
+  packBets,
+  type PackedRecords,
+  readAgencyBetsPacked,
+} from "../store/mod.ts";
 import {
   EXIT_FAIL,
   EXIT_OK,
@@ -43,9 +47,9 @@ import { log, setupLogging } from "./log.ts";
 import { abortOnSignals, ShutdownRequested, sleep } from "./shutdown.ts";
 
 /** Batches that may be on the wire without their ack (pipelining window). */
-const BATCH_WINDOW = 32;
-/** Room for bets in one BET_BATCH frame. */
-const BATCH_BYTES = MAX_PAYLOAD_SIZE - BET_BATCH_HEADER_SIZE;
+const BATCH_WINDOW = 64;
+/** Unsent frames are written together, up to this many bytes a write. */
+const WRITE_BYTES = 64 * 1024;
 /** How often a long run reports progress. */
 const PROGRESS_EVERY_MS = 1000;
 /** First pause between connection attempts; it doubles up to {@linkcode BACKOFF_MAX_MS}. */
@@ -456,14 +460,18 @@ class LotteryRun {
   #config: ClientConfig;
   #signal: AbortSignal;
   #single: Bet | undefined;
-  #source: AsyncIterator<AgencyBetRecord>;
-  /** A record read but not yet put in a batch. */
-  #lookahead: IteratorResult<AgencyBetRecord> | undefined;
+  /** The bets, read a chunk of the file at a time, packed (no object or string a bet). */
+  #source: AsyncIterator<PackedRecords>;
+  /** The chunk being put in batches (valid until the next `#source.next()`), or none yet. */
+  #chunk: PackedRecords | undefined;
+  /** Next bet of `#chunk` to put in a batch. */
+  #index = 0;
+  #sourceDone = false;
   #peer: Peer | undefined;
   #phase: Phase = "bets";
   #window: InFlight[] = [];
-  #batch: Bet[] = [];
-  #batchBytes = 0;
+  /** The batch being filled, as its frame. */
+  #encoder: BetBatchEncoder;
   #totals = { sent: 0, rejected: 0, batches: 0, reconnects: 0 };
   #winners: string[] = [];
   /** The bets file's problem, once met: the run stops after the batches already sent. */
@@ -482,7 +490,8 @@ class LotteryRun {
     this.#single = singleBetFromEnv(env, config.id);
     this.#source = this.#single
       ? oneBet(this.#single)
-      : readAgencyBets(config.dataPath, { agency: config.id });
+      : readAgencyBetsPacked(config.dataPath, { agency: config.id });
+    this.#encoder = new BetBatchEncoder({ agency: config.id, maxBets: config.batchMaxAmount });
   }
 
   async run(): Promise<number> {
@@ -507,8 +516,8 @@ class LotteryRun {
   }
 
   async #run(): Promise<number> {
-    // Read the first bet before connecting: a missing or unreadable file fails at once.
-    this.#lookahead = await this.#source.next();
+    // Read the first bets before connecting: a missing or unreadable file fails at once.
+    await this.#nextChunk();
     this.#peer = await this.#link.connect();
     while (this.#phase !== "finished" && this.#phase !== "bad_file") {
       try {
@@ -579,62 +588,75 @@ class LotteryRun {
    */
   async #sendBets(peer: Peer): Promise<void> {
     await this.#pump(peer, BATCH_WINDOW);
-    const { batchMaxAmount, dataPath } = this.#config;
+    const where = { path: this.#single ? "environment" : this.#config.dataPath, line: 0 };
     for (;;) {
-      let next: IteratorResult<AgencyBetRecord>;
-      let size: number;
-      try {
-        next = this.#lookahead ?? await this.#source.next();
-        this.#lookahead = undefined;
-        if (next.done) break;
-        size = sizeOnTheWire(next.value.bet, { path: dataPath, line: next.value.line });
-      } catch (error) {
-        if (!(error instanceof CsvFormatError)) throw error;
-        this.#fileError = error;
-        this.#batch = [];
-        this.#batchBytes = 0;
-        break;
+      const chunk = this.#chunk;
+      if (chunk === undefined || this.#index >= chunk.count) {
+        if (this.#sourceDone) break;
+        try {
+          await this.#nextChunk();
+        } catch (error) {
+          if (!(error instanceof CsvFormatError)) throw error;
+          this.#fileError = error;
+          break;
+        }
+        continue;
       }
       if (this.#signal.aborted) return;
-      const { bet } = next.value;
-      if (
-        this.#batch.length > 0 &&
-        (this.#batch.length >= batchMaxAmount || this.#batchBytes + size > BATCH_BYTES)
-      ) {
-        this.#seal();
-        this.#lookahead = next; // Kept until it is in a batch: a drop in #pump must not lose it.
-        await this.#pump(peer, BATCH_WINDOW);
-        this.#lookahead = undefined;
+      let added: boolean;
+      try {
+        added = this.#encoder.add(chunk, this.#index);
+      } catch (error) {
+        if (!(error instanceof RangeError)) throw error;
+        where.line = chunk.lines[this.#index];
+        this.#fileError = new CsvFormatError(error.message, { ...where, cause: error });
+        break;
       }
-      this.#batch.push(bet);
-      this.#batchBytes += size;
+      if (added) {
+        this.#index++;
+        continue;
+      }
+      // The frame is full: this bet starts the next batch, after the pump (a drop there
+      // reconnects and comes back here, to the same bet).
+      this.#seal();
+      await this.#pump(peer, BATCH_WINDOW);
     }
-    this.#lookahead = { done: true, value: undefined };
-    if (this.#batch.length > 0) this.#seal();
+    if (this.#fileError !== undefined) this.#encoder.clear(); // only whole batches before it
+    if (this.#encoder.count > 0) this.#seal();
     await this.#pump(peer, 1);
+  }
+
+  /** Reads the next chunk of bets (the current one is no longer used). */
+  async #nextChunk(): Promise<void> {
+    const next = await this.#source.next();
+    this.#index = 0;
+    this.#chunk = next.done ? undefined : next.value;
+    this.#sourceDone = next.done === true;
   }
 
   /** Turns the batch being filled into the next numbered batch of the window. */
   #seal(): void {
     const batchId = ++this.#totals.batches;
-    const frame = encodeMessage({
-      type: MessageType.BET_BATCH,
-      agency: this.#config.id,
-      batchId,
-      bets: this.#batch,
-    });
-    this.#window.push({ batchId, count: this.#batch.length, frame, sent: false });
-    this.#batch = [];
-    this.#batchBytes = 0;
+    const count = this.#encoder.count;
+    const frame = this.#encoder.take(batchId);
+    this.#window.push({ batchId, count, frame, sent: false });
   }
 
   /** Sends every unsent batch of the window, then reads acks while `limit` or more are unacknowledged. */
   async #pump(peer: Peer, limit: number): Promise<void> {
+    // Unsent frames go out together: one write for up to 64 KiB of them.
+    let unsent: InFlight[] = [];
+    let bytes = 0;
     for (const inFlight of this.#window) {
       if (inFlight.sent) continue;
-      await peer.write(inFlight.frame);
-      inFlight.sent = true;
+      unsent.push(inFlight);
+      bytes += inFlight.frame.length;
+      if (bytes < WRITE_BYTES) continue;
+      await peer.writeFrames(unsent);
+      unsent = [];
+      bytes = 0;
     }
+    if (unsent.length > 0) await peer.writeFrames(unsent);
     while (this.#window.length >= limit) await this.#awaitAck(peer);
   }
 
@@ -799,19 +821,8 @@ export function singleBetFromEnv(
   };
 }
 
-async function* oneBet(bet: Bet): AsyncGenerator<AgencyBetRecord> {
-  yield { bet, line: 0 };
-}
-
-/** The bet's size in a BET_BATCH; a bet that cannot be encoded is a file error at its line. */
-function sizeOnTheWire(bet: Bet, where: { path: string; line: number }): number {
-  try {
-    return encodedBetSize(bet);
-  } catch (error) {
-    if (!(error instanceof RangeError)) throw error;
-    const path = where.line === 0 ? "environment" : where.path;
-    throw new CsvFormatError(error.message, { path, line: where.line, cause: error });
-  }
+async function* oneBet(bet: Bet): AsyncGenerator<PackedRecords> {
+  yield { ...packBets([bet]), lines: new Int32Array(1) };
 }
 
 /** A framed conversation with the server. */
@@ -828,9 +839,18 @@ class Peer {
     return writeAll(this.#conn, encodeMessage(message));
   }
 
-  /** Writes a frame already encoded. */
-  write(frame: Uint8Array): Promise<void> {
-    return writeAll(this.#conn, frame);
+  /** Writes the frames of `batches` (already encoded) in one write, and marks them sent. */
+  async writeFrames(batches: InFlight[]): Promise<void> {
+    let size = 0;
+    for (const batch of batches) size += batch.frame.length;
+    const bytes = new Uint8Array(size);
+    let offset = 0;
+    for (const batch of batches) {
+      bytes.set(batch.frame, offset);
+      offset += batch.frame.length;
+    }
+    await writeAll(this.#conn, bytes);
+    for (const batch of batches) batch.sent = true;
   }
 
   /** Reads the next message; it must be of `type` (an ERROR frame becomes a {@linkcode ServerError}). */

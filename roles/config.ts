@@ -20,8 +20,9 @@
  * @module
  */
 
-import ini from "ini";
-import { parseDocument } from "yaml";
+// No CommonJS package here: loading one costs a process ~40 ms (Deno's CommonJS
+// loader). INI values are read by iniValue() below, and the client's YAML by
+// js-yaml (an ES module), imported only when a client reads its file.
 import { parseDuration } from "./duration.ts";
 import { type LogLevel, parseLogLevel } from "./log.ts";
 
@@ -587,7 +588,6 @@ function parseServerFile(
   context: { path: string; problems: string[] },
 ): Map<string, string> {
   const { path, problems } = context;
-  const parsed: Record<string, unknown> = ini.parse(text);
   const values = new Map<string, string>();
   const lineOf = new Map<string, number>();
   let section: string | null = null;
@@ -621,13 +621,45 @@ function parseServerFile(
       continue;
     }
     lineOf.set(canonical, i);
-    const holder = section === null ? parsed : parsed[section.trim()];
-    const raw = typeof holder === "object" && holder !== null
-      ? (holder as Record<string, unknown>)[key]
-      : undefined;
-    values.set(canonical, typeof raw === "string" ? raw : String(raw));
+    values.set(canonical, iniValue(line.slice(equals + 1)));
   }
   return values;
+}
+
+/**
+ * A value as the `ini` package reads it: trimmed; `"..."` is a JSON string and `'...'`
+ * taken as is; otherwise cut at the first `;` or `#` not escaped with `\`, with `\;`
+ * `\#` and `\\` unescaped. (Written here: the package is CommonJS, and loading it
+ * cost the server ~40 ms at every start.)
+ */
+export function iniValue(text: string): string {
+  const value = text.trim();
+  const quoted = (value.startsWith('"') && value.endsWith('"')) ||
+    (value.startsWith("'") && value.endsWith("'"));
+  if (quoted) {
+    const inner = value.startsWith("'") ? value.slice(1, -1) : value;
+    try {
+      return String(JSON.parse(inner));
+    } catch {
+      return inner;
+    }
+  }
+  let out = "";
+  let escaped = false;
+  for (const c of value) {
+    if (escaped) {
+      out += "\\;#".includes(c) ? c : `\\${c}`;
+      escaped = false;
+    } else if (c === ";" || c === "#") {
+      break;
+    } else if (c === "\\") {
+      escaped = true;
+    } else {
+      out += c;
+    }
+  }
+  if (escaped) out += "\\";
+  return out.trim();
 }
 
 function malformed(path: string, index: number, expected: string): ConfigError {
@@ -651,7 +683,7 @@ export async function loadClientConfig(options: ClientOptions = {}): Promise<Cli
   const problems: string[] = [];
   const file = text === undefined
     ? new Map<string, string>()
-    : parseClientFile(text, { path: configPath, problems });
+    : parseClientFile(text, { path: configPath, problems, yaml: await import("js-yaml") });
   const resolver = new Resolver<ClientFlag>(
     options.flags ?? {},
     options.env ?? Deno.env.toObject(),
@@ -700,22 +732,33 @@ for (const key of CLIENT_KEYS) {
   CLIENT_SECTIONS.set(section, [...(CLIENT_SECTIONS.get(section) ?? []), key.slice(dot + 1)]);
 }
 
+/** The part of js-yaml used here (the package ships no types). */
+interface JsYaml {
+  load(text: string, options: { schema: unknown }): unknown;
+  FAILSAFE_SCHEMA: unknown;
+}
+
 /**
- * Reads the YAML text with the failsafe schema (every scalar stays the text
+ * Reads the YAML text with js-yaml's failsafe schema (every scalar stays the text
  * as written), flattens mappings into dotted keys and matches them to the
  * known keys case-insensitively.
  */
 function parseClientFile(
   text: string,
-  context: { path: string; problems: string[] },
+  context: { path: string; problems: string[]; yaml: JsYaml },
 ): Map<string, string> {
-  const { path, problems } = context;
-  const document = parseDocument(text, { schema: "failsafe", logLevel: "silent" });
-  if (document.errors.length > 0) {
-    const reason = document.errors[0].message.split("\n")[0].replace(/:$/, "");
-    throw new ConfigError(`Cannot parse ${path}: ${reason}`, { cause: document.errors[0] });
+  const { path, problems, yaml } = context;
+  let root: unknown;
+  try {
+    // Failsafe: every scalar stays the text as written; an empty value is null.
+    root = yaml.load(text, { schema: yaml.FAILSAFE_SCHEMA }) ?? "";
+  } catch (error) {
+    const { reason, mark } = error as { reason?: string; mark?: { line: number; column: number } };
+    const where = mark === undefined ? "" : ` at line ${mark.line + 1}, column ${mark.column + 1}`;
+    throw new ConfigError(`Cannot parse ${path}: ${reason ?? String(error)}${where}`, {
+      cause: error,
+    });
   }
-  const root: unknown = document.toJS({ maxAliasCount: 100 });
   if (root === null || root === undefined || root === "") return new Map();
   if (!isMapping(root)) {
     throw new ConfigError(`Cannot parse ${path}: expected a mapping of keys at the top level`);
@@ -723,7 +766,8 @@ function parseClientFile(
   const values = new Map<string, string>();
   const byLower = new Map(CLIENT_KEYS.map((key) => [key.toLowerCase(), key]));
   const visit = (mapping: Record<string, unknown>, prefix: string): void => {
-    for (const [key, value] of Object.entries(mapping)) {
+    for (const [key, raw] of Object.entries(mapping)) {
+      const value = raw ?? "";
       const path_ = prefix === "" ? key : `${prefix}.${key}`;
       const lower = path_.toLowerCase();
       if (isMapping(value)) {

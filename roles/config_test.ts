@@ -5,6 +5,7 @@ import {
   ConfigError,
   describeClientConfig,
   describeServerConfig,
+  iniValue,
   loadClientConfig,
   loadServerConfig,
   type ServerConfig,
@@ -664,7 +665,7 @@ Deno.test("loadClientConfig() rejects malformed YAML with the parser's one-line 
   await withFile("client.yaml", "mode: echo\nmode: lottery\n", async (configPath) => {
     assert.equal(
       await clientError({ configPath, env: { CLI_ID: "1" } }),
-      `Cannot parse ${configPath}: Map keys must be unique at line 2, column 1`,
+      `Cannot parse ${configPath}: duplicated mapping key at line 2, column 1`,
     );
   });
   await withFile("client.yaml", "loop:\n  amount: [1\n", async (configPath) => {
@@ -724,4 +725,26 @@ Deno.test("splitServerAddress() splits host:port and rejects anything else", () 
       } (expected host:port with a port 1..65535)`,
     }, bad);
   }
+});
+
+Deno.test("iniValue() reads a value as the ini package did: quotes, comments, escapes", () => {
+  const cases: [string, string][] = [
+    ["  ./bets.csv  ; comment", "./bets.csv"],
+    ["12345", "12345"],
+    ["a#b", "a"],
+    ["a\\;b", "a;b"],
+    ["a\\#b", "a#b"],
+    ["a\\\\b", "a\\b"],
+    ["a \\x b", "a \\x b"],
+    ['"a;b"', "a;b"],
+    ["'a;b'", "a;b"],
+    ['"\\u0041"', "A"],
+    ["'\"x\"'", "x"],
+    ['"unterminated', '"unterminated'],
+    ["'", ""],
+    ['"', '"'],
+    ["'true'", "true"],
+    ["", ""],
+  ];
+  for (const [text, value] of cases) assert.equal(iniValue(` ${text}`), value, text);
 });

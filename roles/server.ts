@@ -9,6 +9,7 @@
 import {
   ByteReader,
   ConnectionClosedError,
+  decodeBetBatchPacked,
   decodeMessage,
   encodeMessage,
   encodeWinnersReplies,
@@ -16,14 +17,14 @@ import {
   errorCodeName,
   type ErrorCodeValue,
   MAGIC,
-  type Message,
   MessageType,
   messageTypeName,
+  type PackedBetBatch,
   ProtocolError,
   readFrame,
   writeAll,
 } from "../protocol/mod.ts";
-import { BetStore, Lottery } from "../store/mod.ts";
+import { BetStore, Lottery, type PackedBets, unpackBet } from "../store/mod.ts";
 import { EXIT_OK, EXIT_USAGE, parseCommand, printErr, printOut, runCommand } from "./cli.ts";
 import {
   ConfigError,
@@ -398,6 +399,8 @@ class Session {
   #binary = false;
   #doneSent = false;
   #outbox: Promise<void>[] = [];
+  /** Arrays of the last packed batch, reused by the next one. */
+  #scratch: PackedBets | undefined;
   #finished = Promise.withResolvers<void>();
   #closedByServer = false;
   #timedOut?: string;
@@ -483,9 +486,19 @@ class Session {
 
   async #serveFrames(reader: ByteReader): Promise<void> {
     while (await this.#awaitNext(reader)) {
-      const frame = await readFrame(reader);
+      // A view of the reader's buffer, not a copy: each frame is done with before the next read.
+      const frame = await readFrame(reader, { view: true });
       this.#watchdog.disarm();
       if (frame === null) break;
+      if (frame.type === MessageType.BET_BATCH) {
+        // The hot path: a frame's bytes become CSV rows, no object or string a bet. The
+        // arrays are reused from batch to batch: the bets are made into rows before any await.
+        const batch = decodeBetBatchPacked(frame, { into: this.#scratch });
+        this.#scratch = batch.bets;
+        this.#bindAgency(batch.agency);
+        await this.#onBatch(batch);
+        continue;
+      }
       const message = decodeMessage(frame);
       switch (message.type) {
         case MessageType.ECHO:
@@ -496,10 +509,6 @@ class Session {
             msg: message.text,
           });
           this.#send(encodeMessage({ type: MessageType.ECHO_REPLY, text: message.text }));
-          break;
-        case MessageType.BET_BATCH:
-          this.#bindAgency(message.agency);
-          await this.#onBatch(message);
           break;
         case MessageType.AGENCY_DONE:
           this.#bindAgency(message.agency);
@@ -535,7 +544,7 @@ class Session {
     }
   }
 
-  async #onBatch(batch: Extract<Message, { type: typeof MessageType.BET_BATCH }>): Promise<void> {
+  async #onBatch(batch: PackedBetBatch): Promise<void> {
     const { agency, batchId } = batch;
     const lottery = this.#ctx.lottery;
     if (this.#doneSent) {
@@ -575,39 +584,34 @@ class Session {
   }
 
   /** Stores the next batch (or records its rejection); resolves with the BATCH_RESULT to send. */
-  #storeBatch(
-    batch: Extract<Message, { type: typeof MessageType.BET_BATCH }>,
-  ): Promise<Uint8Array> {
+  #storeBatch(batch: PackedBetBatch): Promise<Uint8Array> {
     const { agency, batchId, bets } = batch;
+    const count = bets.count;
     const lottery = this.#ctx.lottery;
-    const invalid = lottery.validate(bets);
-    if (invalid !== undefined) {
-      log.warning({
-        action: "apuesta_recibida",
-        result: "fail",
-        cantidad: bets.length,
-        agency,
-        reason: invalid,
-      });
+    const checked = lottery.checkPacked(bets);
+    if (checked.reason !== undefined) {
+      const reason = checked.reason;
+      log.warning({ action: "apuesta_recibida", result: "fail", cantidad: count, agency, reason });
       return lottery.rejectBatch(agency, batchId).then(
-        () => batchResult(batchId, ErrorCode.INVALID_BET, invalid),
-        (error: unknown) => storageFailure(batchId, bets.length, error),
+        () => batchResult(batchId, ErrorCode.INVALID_BET, reason),
+        (error: unknown) => storageFailure(batchId, count, error),
       );
     }
-    return lottery.storeBatch(agency, batchId, bets).then(
+    // Lines a bet (DEBUG, or INFO for a batch of one) need the bets as objects: made now,
+    // while the frame's bytes are at hand.
+    const stored = log.enabled(count === 1 ? "INFO" : "DEBUG") ? unpackAll(bets) : undefined;
+    return lottery.storeChecked(agency, batchId, checked).then(
       () => {
-        logStored(bets);
-        log.info({ action: "apuesta_recibida", result: "success", cantidad: bets.length });
+        if (stored !== undefined) logStored(stored);
+        log.info({ action: "apuesta_recibida", result: "success", cantidad: count });
         return batchResult(batchId, ErrorCode.OK, "");
       },
-      (error: unknown) => storageFailure(batchId, bets.length, error),
+      (error: unknown) => storageFailure(batchId, count, error),
     );
   }
 
   /** A resent batch: acknowledged once its first copy is durable, never stored twice. */
-  async #acknowledgeDuplicate(
-    batch: Extract<Message, { type: typeof MessageType.BET_BATCH }>,
-  ): Promise<Uint8Array> {
+  async #acknowledgeDuplicate(batch: PackedBetBatch): Promise<Uint8Array> {
     const { agency, batchId } = batch;
     const lottery = this.#ctx.lottery;
     if (!(await lottery.whenDurable(agency, batchId))) {
@@ -767,6 +771,10 @@ function storageFailure(batchId: number, cantidad: number, error: unknown): Uint
   const reason = `Storage failed: ${describeError(error)}`;
   log.error({ action: "apuesta_recibida", result: "fail", cantidad, reason });
   return batchResult(batchId, ErrorCode.STORAGE, reason);
+}
+
+function unpackAll(bets: PackedBets): { document: string; number: number }[] {
+  return Array.from({ length: bets.count }, (_, i) => unpackBet(bets, i));
 }
 
 /** One line per stored bet: INFO for a batch of one (exercise 5), DEBUG otherwise. */

@@ -7,7 +7,16 @@
  * @module
  */
 
-import { type Bet, hasWon, validateBet } from "./bet.ts";
+import {
+  type Bet,
+  hasWon,
+  LOTTERY_WINNER_NUMBER,
+  type PackedBets,
+  packedDocument,
+  unpackBet,
+  validateBet,
+} from "./bet.ts";
+import { validCsvRows } from "./csv.ts";
 import type { BetStore } from "./store.ts";
 
 /** Winners' documents by agency. */
@@ -22,6 +31,23 @@ export interface LotteryOptions {
   /** Today, for birthdate validation. @default new Date() */
   today?: Date;
 }
+
+/** A packed batch checked by {@linkcode Lottery.checkPacked}: its store rows, or why not. */
+export type CheckedBatch =
+  | {
+    /** The store rows of every bet. */
+    rows: Uint8Array;
+    /** Bets in it. */
+    count: number;
+    /** Agency and document of each winning bet, for the draw. */
+    winners: [number, string][];
+    reason?: undefined;
+  }
+  | {
+    /** The first bad bet: its position, field and value. */
+    reason: string;
+    rows?: undefined;
+  };
 
 /** Outcome of {@linkcode Lottery.markDone}. */
 export type DoneOutcome = "first" | "repeated" | "last";
@@ -67,6 +93,10 @@ export class Lottery {
   #doneRequested = new Map<number, Promise<DoneOutcome>>();
   #drawn = Promise.withResolvers<WinnersByAgency>();
   #drawStarted = false;
+  /** Winners of the batches stored by this lottery, noted as each is committed. */
+  #winners = new Map<number, string[]>();
+  /** Whether the store held bets before this lottery: then the draw reads them all back. */
+  #storeHadBets: boolean;
 
   /** Creates a lottery over an open store, resuming from what the store recovered. */
   constructor(options: LotteryOptions) {
@@ -77,6 +107,7 @@ export class Lottery {
     this.#durable = new Uint32Array(options.agencies + 1);
     this.#pending = new Array(options.agencies + 1);
     const recovered = options.store.recovery;
+    this.#storeHadBets = recovered.bets > 0;
     for (const [agency, batchId] of recovered.lastBatch) {
       if (!this.isAgency(agency)) continue;
       this.#accepted[agency] = batchId;
@@ -152,6 +183,27 @@ export class Lottery {
   }
 
   /**
+   * {@linkcode validate} for packed bets, checked on the bytes, and when all
+   * are valid their store rows, made in the same pass (only a bad bet is ever
+   * made into an object, to name it).
+   */
+  checkPacked(bets: PackedBets): CheckedBatch {
+    const options = { agencies: this.#agencies, today: this.#today };
+    const { rows, invalid } = validCsvRows(bets, options);
+    if (rows === undefined) {
+      const reason = validateBet(unpackBet(bets, invalid), options);
+      return { reason: `Bet ${invalid + 1} of ${bets.count}: ${reason}` };
+    }
+    const winners: [number, string][] = [];
+    for (let i = 0; i < bets.count; i++) {
+      if (bets.numbers[i] === LOTTERY_WINNER_NUMBER) {
+        winners.push([bets.agencies[i], packedDocument(bets, i)]);
+      }
+    }
+    return { rows, count: bets.count, winners };
+  }
+
+  /**
    * Whether an accepted batch id of `agency` was rejected (its bets invalid):
    * a resend of it is answered as rejected again, never as stored.
    */
@@ -167,7 +219,29 @@ export class Lottery {
    * @throws {RangeError} when `batchId` is not the next one.
    */
   storeBatch(agency: number, batchId: number, bets: readonly Bet[]): Promise<void> {
-    return this.#accept(agency, batchId, bets);
+    const winners = bets.filter(hasWon).map((bet): [number, string] => [bet.agency, bet.document]);
+    return this.#accept(agency, batchId, {
+      winners,
+      write: (key) => this.#store.storeBatch(bets, key),
+    });
+  }
+
+  /**
+   * {@linkcode storeBatch} for a batch checked by {@linkcode checkPacked}:
+   * its rows go to the store as they are.
+   *
+   * @throws {RangeError} when `batchId` is not the next one.
+   */
+  storeChecked(
+    agency: number,
+    batchId: number,
+    batch: CheckedBatch & { rows: Uint8Array },
+  ): Promise<void> {
+    const { rows, count, winners } = batch;
+    return this.#accept(agency, batchId, {
+      winners,
+      write: (key) => this.#store.storeBatchRows(rows, { ...key, count }),
+    });
   }
 
   /**
@@ -178,14 +252,17 @@ export class Lottery {
    * @throws {RangeError} when `batchId` is not the next one.
    */
   rejectBatch(agency: number, batchId: number): Promise<void> {
-    const promise = this.#accept(agency, batchId, []);
+    const promise = this.#accept(agency, batchId, {
+      winners: [],
+      write: (key) => this.#store.storeBatch([], key),
+    });
     const ids = this.#rejected.get(agency);
     if (ids === undefined) this.#rejected.set(agency, new Set([batchId]));
     else ids.add(batchId);
     return promise;
   }
 
-  #accept(agency: number, batchId: number, bets: readonly Bet[]): Promise<void> {
+  #accept(agency: number, batchId: number, batch: AcceptedBatch): Promise<void> {
     if (batchId !== this.#accepted[agency] + 1 || this.#doneRequested.has(agency)) {
       throw new RangeError(
         `Batch out of sequence: ${batchId} of agency ${agency} (expected ${
@@ -194,7 +271,8 @@ export class Lottery {
       );
     }
     this.#accepted[agency] = batchId;
-    const durable = this.#store.storeBatch(bets, { agency, batchId }).then(() => {
+    const durable = batch.write({ agency, batchId }).then(() => {
+      this.#noteWinners(batch.winners);
       // Flushes complete in order, so ids become durable in order.
       this.#durable[agency] = batchId;
       if (this.#accepted[agency] === batchId) this.#pending[agency] = undefined;
@@ -253,14 +331,42 @@ export class Lottery {
     return byAgency.get(agency) ?? [];
   }
 
+  /** Adds winners of a batch just made durable to the draw's result. */
+  #noteWinners(winners: [number, string][]): void {
+    for (const [agency, document] of winners) {
+      const documents = this.#winners.get(agency);
+      if (documents) documents.push(document);
+      else this.#winners.set(agency, [document]);
+    }
+  }
+
   async #computeWinners(): Promise<WinnersByAgency> {
+    if (!this.#storeHadBets) {
+      // Every bet stored went through #accept, which noted the winners as their batch was
+      // committed (in the order of the file): nothing to read back.
+      await this.#store.flushed();
+      return this.#winners;
+    }
+    // Bets from before a restart: read the whole file back, packed (only a winner's
+    // document is ever made into a string).
     const byAgency = new Map<number, string[]>();
-    for await (const bet of this.#store.loadBets()) {
-      if (!hasWon(bet)) continue;
-      const documents = byAgency.get(bet.agency);
-      if (documents) documents.push(bet.document);
-      else byAgency.set(bet.agency, [bet.document]);
+    for await (const chunk of this.#store.loadPacked()) {
+      const { numbers, agencies, count } = chunk;
+      for (let i = 0; i < count; i++) {
+        if (numbers[i] !== LOTTERY_WINNER_NUMBER) continue;
+        const documents = byAgency.get(agencies[i]);
+        if (documents) documents.push(packedDocument(chunk, i));
+        else byAgency.set(agencies[i], [packedDocument(chunk, i)]);
+      }
     }
     return byAgency;
   }
+}
+
+/** What {@linkcode Lottery} hands to the store for an accepted batch. */
+interface AcceptedBatch {
+  /** Agency and document of each winning bet. */
+  winners: [number, string][];
+  /** Stores the batch under its key; resolves once durable. */
+  write(key: { agency: number; batchId: number }): Promise<void>;
 }

@@ -8,9 +8,18 @@
 
 export {
   type Bet,
+  firstInvalidBet,
   hasWon,
   LOTTERY_WINNER_NUMBER,
   MAX_BET_NUMBER,
+  packBets,
+  type PackBetsOptions,
+  PACKED_FIELD_SLOTS,
+  PackedBetRules,
+  type PackedBets,
+  packedDocument,
+  PackedField,
+  unpackBet,
   validateBet,
   type ValidateBetOptions,
 } from "./bet.ts";
@@ -21,11 +30,17 @@ export {
   betToCsvRow,
   csvField,
   CsvFormatError,
+  packedBetsToCsvRows,
+  type PackedRecords,
   readAgencyBets,
   type ReadAgencyBetsOptions,
+  readAgencyBetsPacked,
   readStoreBets,
   type ReadStoreBetsOptions,
+  readStoreBetsPacked,
   storeRowToBet,
+  type ValidCsvRows,
+  validCsvRows,
 } from "./csv.ts";
 export {
   type BatchKey,
@@ -48,6 +63,7 @@ export {
 } from "./journal.ts";
 export {
   type BatchStatus,
+  type CheckedBatch,
   type DoneOutcome,
   Lottery,
   type LotteryOptions,

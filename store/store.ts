@@ -15,7 +15,13 @@
  */
 
 import type { Bet } from "./bet.ts";
-import { betToCsvRow, CsvFormatError, readStoreBets } from "./csv.ts";
+import {
+  betToCsvRow,
+  CsvFormatError,
+  type PackedRecords,
+  readStoreBets,
+  readStoreBetsPacked,
+} from "./csv.ts";
 import {
   encodeJournalRecord,
   JournalError,
@@ -279,6 +285,15 @@ export class BetStore {
     return this.#store(bets, Entry.Batch, key.agency, key.batchId);
   }
 
+  /**
+   * {@linkcode storeBatch} for `count` ready-made store rows (`validCsvRows`):
+   * nothing is converted. `rows` is not copied: it must not change afterwards.
+   */
+  storeBatchRows(rows: Uint8Array, key: BatchKey & { count: number }): Promise<void> {
+    return this.#refusal() ??
+      this.#enqueue(rows, key.count, Entry.Batch, key.agency, key.batchId);
+  }
+
   /** Journals that `agency` is done; resolves once that record is fsync'd. */
   markDone(agency: number): Promise<void> {
     return this.#refusal() ?? this.#enqueue(EMPTY, 0, Entry.Done, agency, 0);
@@ -292,23 +307,42 @@ export class BetStore {
    * Iteration rejects with a `CsvFormatError` (`path:line: problem`) on a bad row.
    */
   loadBets(options: LoadBetsOptions = {}): AsyncIterableIterator<Bet> {
-    let rows: AsyncIterableIterator<Bet> | undefined;
+    const chunkSize = options.chunkSize;
+    return this.#load((limit) => readStoreBets(this.#path, { chunkSize, limit }));
+  }
+
+  /**
+   * {@linkcode loadBets} a chunk of the file at a time, packed: no object and
+   * no string a bet (a chunk is valid until the next `next()`).
+   */
+  loadPacked(options: LoadBetsOptions = {}): AsyncIterableIterator<PackedRecords> {
+    const chunkSize = options.chunkSize;
+    return this.#load((limit) => readStoreBetsPacked(this.#path, { chunkSize, limit }));
+  }
+
+  /** Resolves once everything stored before this call is durable. */
+  flushed(): Promise<void> {
+    return this.#barrier();
+  }
+
+  #load<T>(open: (limit: number) => AsyncIterableIterator<T>): AsyncIterableIterator<T> {
+    let rows: AsyncIterableIterator<T> | undefined;
     let ended = false;
-    const start = async (): Promise<AsyncIterableIterator<Bet>> => {
+    const start = async (): Promise<AsyncIterableIterator<T>> => {
       await this.#barrier();
-      rows = readStoreBets(this.#path, { chunkSize: options.chunkSize, limit: this.#durableBytes });
+      rows = open(this.#durableBytes);
       return rows;
     };
     return {
       [Symbol.asyncIterator]() {
         return this;
       },
-      next(): Promise<IteratorResult<Bet>> {
+      next(): Promise<IteratorResult<T>> {
         if (rows !== undefined) return rows.next();
         if (ended) return Promise.resolve({ value: undefined, done: true });
         return start().then((started) => started.next());
       },
-      return(): Promise<IteratorResult<Bet>> {
+      return(): Promise<IteratorResult<T>> {
         ended = true;
         if (rows?.return !== undefined) return rows.return();
         return Promise.resolve({ value: undefined, done: true });
@@ -479,7 +513,7 @@ async function cutBack(
 /** Counts the rows of a CSV adopted without a journal (every row must parse). */
 async function countRows(path: string, size: number): Promise<number> {
   let rows = 0;
-  for await (const _ of readStoreBets(path, { limit: size })) rows++;
+  for await (const chunk of readStoreBetsPacked(path, { limit: size })) rows += chunk.count;
   return rows;
 }
 
