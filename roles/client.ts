@@ -47,7 +47,7 @@ import { log, setupLogging } from "./log.ts";
 import { abortOnSignals, ShutdownRequested, sleep } from "./shutdown.ts";
 
 /** Batches that may be on the wire without their ack (pipelining window). */
-const BATCH_WINDOW = 64;
+export const BATCH_WINDOW = 64;
 /** Unsent frames are written together, up to this many bytes a write. */
 const WRITE_BYTES = 64 * 1024;
 /** How often a long run reports progress. */

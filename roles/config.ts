@@ -581,7 +581,7 @@ const SERVER_KEYS = Object.values(SERVER_FIELDS).map((field) => field.key);
 
 /**
  * Reads the INI text: structure is checked line by line (so that typos are
- * reported, not silently ignored), values come from the `ini` package.
+ * reported, not silently ignored), each value is read by {@linkcode iniValue}.
  */
 function parseServerFile(
   text: string,

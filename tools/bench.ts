@@ -33,7 +33,7 @@
 
 import { parseArgs } from "node:util";
 import { generateDataset } from "./gen_data.ts";
-import { MAIN_TS, ROOT, spawnTp0, Tp0Process } from "./processes.ts";
+import { DENO_RUN_FLAGS, MAIN_TS, ROOT, spawnTp0, Tp0Process } from "./processes.ts";
 import { syntheticBet } from "./bench_client.ts";
 import { betToCsvRow } from "../store/csv.ts";
 
@@ -216,7 +216,7 @@ async function datasetFacts(
 
 function spawnScript(args: string[], onLine?: (line: string) => void): Tp0Process {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--quiet", ...args],
+    args: ["run", ...DENO_RUN_FLAGS, "--quiet", ...args],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",

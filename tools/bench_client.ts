@@ -28,6 +28,7 @@
 import { parseArgs } from "node:util";
 import { ByteReader, encodeMessage, MessageType, readFrame, writeAll } from "../protocol/mod.ts";
 import { BET_BATCH_HEADER_SIZE, encodedBetSize } from "../protocol/messages.ts";
+import { BATCH_WINDOW } from "../roles/client.ts";
 import { HEADER_SIZE, MAX_FRAME_SIZE } from "../protocol/types.ts";
 import type { Bet } from "../store/bet.ts";
 
@@ -151,7 +152,7 @@ export interface IngestOptions {
   agencies: number;
   /** Bets in all, split evenly among agencies. */
   bets: number;
-  /** Frames each connection may have unacknowledged. @default 32 */
+  /** Frames each connection may have unacknowledged. @default the real client's window (64) */
   window?: number;
   /** Most bets a frame. @default as many as fit 8 KiB */
   batchMaxAmount?: number;
@@ -159,7 +160,7 @@ export interface IngestOptions {
 
 /** Sends every agency's frames over its own connection and waits for every ack. */
 export async function runIngest(options: IngestOptions): Promise<IngestResult> {
-  const window = options.window ?? 32;
+  const window = options.window ?? BATCH_WINDOW;
   const encodeStart = performance.now();
   const perAgency: AgencyFrames[] = [];
   for (let agency = 1; agency <= options.agencies; agency++) {
