@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import YAML from "yaml";
+import { DENO_RUN_FLAGS, type DenoOutput, MAIN_TS, runDeno } from "../tools/processes.ts";
 import { type ComposeFile, composeToYaml, generateCompose, runGenCompose } from "./mod.ts";
 
-const REPO_ROOT = new URL("..", import.meta.url);
 const MOD_URL = new URL("./mod.ts", import.meta.url).href;
 
 /** Runs `runGenCompose(args)` in a temp dir, returns what it printed and the parsed file. */
@@ -24,21 +24,12 @@ async function generate(count: number, extra: string[] = []) {
 }
 
 /** Runs runGenCompose in a child process (usage errors print on the real stderr). */
-async function runChild(args: string[]) {
-  const code = `import { runGenCompose } from ${JSON.stringify(MOD_URL)};\n` +
-    `Deno.exit(await runGenCompose(${JSON.stringify(args)}));`;
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", code],
-    cwd: REPO_ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function runChild(args: string[]): Promise<DenoOutput> {
+  return runDeno([
+    "eval",
+    `import { runGenCompose } from ${JSON.stringify(MOD_URL)};\n` +
+    `Deno.exit(await runGenCompose(${JSON.stringify(args)}));`,
+  ]);
 }
 
 function clientNames(count: number): string[] {
@@ -266,14 +257,11 @@ Deno.test("tp0 gen-compose writes the file when run as a user runs it", async ()
   const dir = await Deno.makeTempDir({ prefix: "tp0_compose_test_" });
   try {
     const out = `${dir}/docker-compose-dev.yaml`;
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "main.ts", "gen-compose", out, "5", "--mode", "echo"],
-      cwd: REPO_ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stdout = new TextDecoder().decode(output.stdout);
-    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    const { code, stdout, stderr } = await runDeno([
+      ...["run", ...DENO_RUN_FLAGS, MAIN_TS],
+      ...["gen-compose", out, "5", "--mode", "echo"],
+    ]);
+    assert.equal(code, 0, stderr);
     assert.equal(stdout, `gen-compose: wrote ${out} with server and 5 clients (mode echo)\n`);
     const compose = YAML.parse(await Deno.readTextFile(out)) as ComposeFile;
     assert.deepEqual(Object.keys(compose.services), ["server", ...clientNames(5)]);

@@ -11,6 +11,10 @@
 
 import { ProtocolError } from "./errors.ts";
 import { MAX_STRING_BYTES, toHexByte } from "./types.ts";
+import { decodeUtf8 } from "../store/utf8.ts";
+
+// The UTF-8 checks over byte ranges are shared with the store's CSV reader.
+export { decodeUtf8, isUtf8 } from "../store/utf8.ts";
 
 const encoder = new TextEncoder();
 // ignoreBOM: a leading U+FEFF is text like any other, not a byte order mark to drop.
@@ -38,60 +42,6 @@ export function utf8ByteLength(text: string): number {
     }
   }
   return size;
-}
-
-/**
- * Decodes `bytes[start..end)` as strict UTF-8. One- and two-byte sequences (ASCII and
- * Latin letters with accents) are decoded in place; anything else goes through a fatal
- * `TextDecoder`, which throws `TypeError` on invalid UTF-8.
- */
-export function decodeUtf8(bytes: Uint8Array, start: number, end: number): string {
-  let text = "";
-  let i = start;
-  while (i < end) {
-    const c = bytes[i];
-    if (c < 0x80) {
-      text += String.fromCharCode(c);
-      i++;
-    } else if (c >= 0xc2 && c <= 0xdf && i + 1 < end && (bytes[i + 1] & 0xc0) === 0x80) {
-      text += String.fromCharCode(((c & 0x1f) << 6) | (bytes[i + 1] & 0x3f));
-      i += 2;
-    } else {
-      return fatalDecoder.decode(bytes.subarray(start, end));
-    }
-  }
-  return text;
-}
-
-/**
- * Whether `bytes[start..end)` is valid UTF-8, by the rules of a fatal `TextDecoder`
- * (no overlong forms, surrogates or code points past U+10FFFF), without decoding it.
- */
-export function isUtf8(bytes: Uint8Array, start: number, end: number): boolean {
-  let i = start;
-  while (i < end) {
-    const c = bytes[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    if (c < 0xc2 || c > 0xf4) return false;
-    if (c < 0xe0) {
-      if (i + 1 >= end || (bytes[i + 1] & 0xc0) !== 0x80) return false;
-      i += 2;
-      continue;
-    }
-    // The second byte's range is narrower after E0 (overlong), ED (surrogates), F0 and F4.
-    const low = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
-    const high = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
-    const length = c < 0xf0 ? 3 : 4;
-    if (i + length > end) return false;
-    const b1 = bytes[i + 1];
-    if (b1 < low || b1 > high || (bytes[i + 2] & 0xc0) !== 0x80) return false;
-    if (length === 4 && (bytes[i + 3] & 0xc0) !== 0x80) return false;
-    i += length;
-  }
-  return true;
 }
 
 function checkUint(value: number, max: number, field: string): void {

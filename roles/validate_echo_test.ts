@@ -6,8 +6,8 @@ import {
   VALIDATE_ECHO_USAGE,
   validateEcho,
 } from "./validate_echo.ts";
+import { type DenoOutput, runDeno } from "../tools/processes.ts";
 
-const REPO_ROOT = new URL("..", import.meta.url);
 const MODULE_URL = new URL("./validate_echo.ts", import.meta.url).href;
 
 /** A TCP server on 127.0.0.1, a random port; disposing it closes everything it opened. */
@@ -93,21 +93,12 @@ function closedPort(): number {
 }
 
 /** Runs runValidateEcho in a child process (usage errors print on the real stderr). */
-async function runChild(args: string[]) {
-  const code = `import { runValidateEcho } from ${JSON.stringify(MODULE_URL)};\n` +
-    `Deno.exit(await runValidateEcho(${JSON.stringify(args)}));`;
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", code],
-    cwd: REPO_ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function runChild(args: string[]): Promise<DenoOutput> {
+  return runDeno([
+    "eval",
+    `import { runValidateEcho } from ${JSON.stringify(MODULE_URL)};\n` +
+    `Deno.exit(await runValidateEcho(${JSON.stringify(args)}));`,
+  ]);
 }
 
 Deno.test("validateEcho() succeeds against a plain byte echo server", async () => {

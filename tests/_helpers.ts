@@ -68,6 +68,22 @@ export function winnerDocuments(options: AgencyCsvOptions): string[] {
   return (options.winnersAt ?? []).map((i) => String(20_000_000 + options.agency * 100_000 + i));
 }
 
+/** Writes one {@linkcode agencyCsv} file per agency, `agency-{n}.csv` in `dir`; returns their paths. */
+export async function writeAgencies(dir: string, agencies: AgencyCsvOptions[]): Promise<string[]> {
+  return await Promise.all(agencies.map(async (options) => {
+    const path = `${dir}/agency-${options.agency}.csv`;
+    await Deno.writeTextFile(path, agencyCsv(options));
+    return path;
+  }));
+}
+
+/** The store rows (`agency,` + the file's row) the agencies' files must produce, each once. */
+export function expectedRows(agencies: AgencyCsvOptions[]): string[] {
+  return agencies.flatMap((options) =>
+    agencyCsv(options).trimEnd().split("\n").map((line) => `${options.agency},${line}`)
+  );
+}
+
 /** Options of {@linkcode runLottery}. */
 export interface RunLotteryOptions {
   /** Folder for the storage file (and nothing else is written). */

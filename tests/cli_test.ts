@@ -3,30 +3,13 @@
  */
 
 import assert from "node:assert/strict";
-import { MAIN_TS, ROOT } from "../tools/processes.ts";
+import { DENO_RUN_FLAGS, type DenoOutput, MAIN_TS, runDeno } from "../tools/processes.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { withTempDir } from "./_helpers.ts";
 
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `tp0 <args>` to completion. */
-async function tp0(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--quiet", MAIN_TS, ...args],
-    cwd: ROOT,
-    env,
-    stdin: "null",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function tp0(args: string[], env: Record<string, string> = {}): Promise<DenoOutput> {
+  return runDeno(["run", ...DENO_RUN_FLAGS, "--quiet", MAIN_TS, ...args], { env });
 }
 
 Deno.test("tp0 --help lists every command and exits 0", async () => {

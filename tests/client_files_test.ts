@@ -9,7 +9,15 @@
  */
 
 import assert from "node:assert/strict";
-import { freePort, spawnTp0, startLocalServer, type Tp0Process } from "../tools/processes.ts";
+import {
+  DENO_RUN_FLAGS,
+  freePort,
+  MAIN_TS,
+  runDeno,
+  spawnTp0,
+  startLocalServer,
+  type Tp0Process,
+} from "../tools/processes.ts";
 import {
   actions,
   agencyCsv,
@@ -170,14 +178,11 @@ Deno.test("a wrong client or server config: one line naming the key, the value a
       [["server", "--max-connections", "0"], /Invalid --max-connections: "0"/],
     ];
     for (const [args, message] of cases) {
-      const output = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--quiet", new URL("../main.ts", import.meta.url).pathname, ...args],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const stderr = new TextDecoder().decode(output.stderr);
-      assert.equal(output.code, 2, stderr);
-      assert.equal(new TextDecoder().decode(output.stdout), "");
+      const { code, stdout, stderr } = await runDeno([
+        ...["run", ...DENO_RUN_FLAGS, "--quiet", MAIN_TS, ...args],
+      ]);
+      assert.equal(code, 2, stderr);
+      assert.equal(stdout, "");
       const lines = stderr.trimEnd().split("\n");
       assert.equal(lines.length, 1, stderr);
       assert.match(lines[0], message);

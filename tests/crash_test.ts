@@ -20,32 +20,16 @@ import {
 } from "../tools/processes.ts";
 import {
   actions,
-  agencyCsv,
   type AgencyCsvOptions,
+  expectedRows,
   storedRows,
   winnerDocuments,
   withTempDir,
+  writeAgencies,
 } from "./_helpers.ts";
 import { decodeAll, exchange, frames } from "./_wire.ts";
 
 const KILL_CYCLES = 20;
-
-async function writeAgencies(dir: string, agencies: AgencyCsvOptions[]): Promise<string[]> {
-  const files: string[] = [];
-  for (const options of agencies) {
-    const path = `${dir}/agency-${options.agency}.csv`;
-    await Deno.writeTextFile(path, agencyCsv(options));
-    files.push(path);
-  }
-  return files;
-}
-
-/** The store rows the agencies' files must produce, each once. */
-function expectedRows(agencies: AgencyCsvOptions[]): string[] {
-  return agencies.flatMap((options) =>
-    agencyCsv(options).trimEnd().split("\n").map((line) => `${options.agency},${line}`)
-  );
-}
 
 function startClient(
   address: string,

@@ -24,12 +24,13 @@ import { type Bet, BetStore } from "../store/mod.ts";
 import { spawnTp0, startLocalServer, type Tp0Process } from "../tools/processes.ts";
 import {
   actions,
-  agencyCsv,
   type AgencyCsvOptions,
+  expectedRows,
   records,
   storedRows,
   winnerDocuments,
   withTempDir,
+  writeAgencies,
 } from "./_helpers.ts";
 import { concat, decodeAll, exchange, frames } from "./_wire.ts";
 
@@ -441,12 +442,7 @@ Deno.test({
   async fn() {
     const seed = Number(Deno.env.get("FUZZ_SEED") ?? Math.floor(Math.random() * 2 ** 31));
     await withTempDir(async (dir) => {
-      const files: string[] = [];
-      for (const options of GOOD) {
-        const path = `${dir}/agency-${options.agency}.csv`;
-        await Deno.writeTextFile(path, agencyCsv(options));
-        files.push(path);
-      }
+      const files = await writeAgencies(dir, GOOD);
       const storagePath = `${dir}/bets.csv`;
       const server = await startLocalServer({
         agencies: AGENCIES,
@@ -523,9 +519,7 @@ Deno.test({
         assert.equal((await server.process.waitForExit(10_000)).code, 0);
 
         // The storage holds exactly the good agencies' bets, each once, and nothing else.
-        const expected = GOOD.flatMap((options) =>
-          agencyCsv(options).trimEnd().split("\n").map((line) => `${options.agency},${line}`)
-        );
+        const expected = expectedRows(GOOD);
         const rows = await storedRows(storagePath);
         assert.equal(rows.length, expected.length);
         assert.deepEqual(rows.sort(), expected.sort());

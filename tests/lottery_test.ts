@@ -6,24 +6,14 @@
 import assert from "node:assert/strict";
 import {
   actions,
-  agencyCsv,
-  type AgencyCsvOptions,
   records,
   runLottery,
   storedRows,
   winnerDocuments,
   withTempDir,
+  writeAgencies,
 } from "./_helpers.ts";
 import { ROOT, spawnTp0 } from "../tools/processes.ts";
-
-/** Writes one file per agency and returns their paths. */
-async function writeAgencies(dir: string, agencies: AgencyCsvOptions[]): Promise<string[]> {
-  return await Promise.all(agencies.map(async (options) => {
-    const path = `${dir}/agency-${options.agency}.csv`;
-    await Deno.writeTextFile(path, agencyCsv(options));
-    return path;
-  }));
-}
 
 function winnersCount(lines: string[]): number {
   const [record] = actions(lines, "consulta_ganadores");

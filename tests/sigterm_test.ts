@@ -11,27 +11,11 @@ import assert from "node:assert/strict";
 import { encodeMessage, MessageType } from "../protocol/mod.ts";
 import { BetStore } from "../store/mod.ts";
 import { freePort, spawnTp0, startLocalServer, type Tp0Process } from "../tools/processes.ts";
-import {
-  actions,
-  agencyCsv,
-  type AgencyCsvOptions,
-  winnerDocuments,
-  withTempDir,
-} from "./_helpers.ts";
+import { actions, winnerDocuments, withTempDir, writeAgencies } from "./_helpers.ts";
 import { frames, HeldConnection } from "./_wire.ts";
 
 /** The exit must come within this bound (the goal is 2 s; this one leaves room for a loaded CI). */
 const EXIT_BOUND_MS = 10_000;
-
-async function writeAgencies(dir: string, agencies: AgencyCsvOptions[]): Promise<string[]> {
-  const files: string[] = [];
-  for (const options of agencies) {
-    const path = `${dir}/agency-${options.agency}.csv`;
-    await Deno.writeTextFile(path, agencyCsv(options));
-    files.push(path);
-  }
-  return files;
-}
 
 function startClient(address: string, agency: number, file: string, extra: string[] = []) {
   return spawnTp0(

@@ -10,14 +10,7 @@
 import assert from "node:assert/strict";
 import { ErrorCode, MAGIC, MessageType, VERSION } from "../protocol/mod.ts";
 import { spawnTp0, startLocalServer, type Tp0Process } from "../tools/processes.ts";
-import {
-  actions,
-  agencyCsv,
-  type AgencyCsvOptions,
-  storedRows,
-  winnerDocuments,
-  withTempDir,
-} from "./_helpers.ts";
+import { actions, storedRows, winnerDocuments, withTempDir, writeAgencies } from "./_helpers.ts";
 import { decodeAll, exchange, frames, HeldConnection } from "./_wire.ts";
 
 const encoder = new TextEncoder();
@@ -46,16 +39,6 @@ function connectionFails(process: Tp0Process, reason: string): number {
   return actions(process.lines, "connection").filter((r) =>
     r.result === "fail" && r.fields.reason === reason
   ).length;
-}
-
-async function writeAgencies(dir: string, agencies: AgencyCsvOptions[]): Promise<string[]> {
-  const files: string[] = [];
-  for (const options of agencies) {
-    const path = `${dir}/agency-${options.agency}.csv`;
-    await Deno.writeTextFile(path, agencyCsv(options));
-    files.push(path);
-  }
-  return files;
 }
 
 function client(address: string, agency: number, file: string, extra: string[] = []): Tp0Process {

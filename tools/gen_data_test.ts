@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { hasWon, readAgencyBets, validateBet } from "../store/mod.ts";
 import { type DatasetSummary, generateDataset } from "./gen_data.ts";
+import { type DenoOutput, runDeno } from "./processes.ts";
 
 const SCRIPT = new URL(import.meta.resolve("./gen_data.ts")).pathname;
 
@@ -13,18 +14,8 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--allow-read", "--allow-write", SCRIPT, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function run(args: string[]): Promise<DenoOutput> {
+  return runDeno(["run", "--quiet", "--allow-read", "--allow-write", SCRIPT, ...args]);
 }
 
 Deno.test("generateDataset() writes the same bytes for the same seed, others for another", async () => {

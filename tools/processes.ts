@@ -136,6 +136,39 @@ export class Tp0Process {
   }
 }
 
+/** What {@linkcode runDeno} returns: the exit code and the decoded output. */
+export interface DenoOutput {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `deno <args>` to completion from the project's root (no stdin) and
+ * returns its exit code, stdout and stderr. `runDeno(["run", ...DENO_RUN_FLAGS,
+ * MAIN_TS, ...])` is a user running tp0; `["eval", code]` runs one function in
+ * a process of its own (for code that ends with `Deno.exit`).
+ */
+export async function runDeno(
+  args: string[],
+  options: { env?: Record<string, string> } = {},
+): Promise<DenoOutput> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    env: options.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
 /** Starts `tp0 <args>` with `deno run` (no stdin; stdout and stderr piped). */
 export function spawnTp0(args: string[], options: SpawnOptions = {}): Tp0Process {
   const child = new Deno.Command(Deno.execPath(), {

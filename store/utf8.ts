@@ -1,7 +1,8 @@
 /**
- * UTF-8 helpers over byte ranges, for the byte-level hot paths of the store
- * (the CSV reader, packed bets). Strict like a fatal `TextDecoder`: overlong
- * forms, surrogates and code points past U+10FFFF are invalid.
+ * UTF-8 helpers over byte ranges, for the byte-level hot paths: the CSV reader
+ * and packed bets here, the frame decoder in `protocol/`. Strict like a fatal
+ * `TextDecoder`: overlong forms, surrogates and code points past U+10FFFF are
+ * invalid.
  *
  * @module
  */
@@ -33,15 +34,33 @@ export function utf8SequenceLength(bytes: Uint8Array, at: number, end: number): 
   return length;
 }
 
-/** Whether `bytes[start..end)` is valid UTF-8. */
+/**
+ * Whether `bytes[start..end)` is valid UTF-8, by the rules of a fatal `TextDecoder`,
+ * without decoding it (the checks of {@linkcode utf8SequenceLength}, inlined: this
+ * runs over every string field of every bet the server receives).
+ */
 export function isUtf8(bytes: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end;) {
-    if (bytes[i] < 0x80) {
+  let i = start;
+  while (i < end) {
+    const c = bytes[i];
+    if (c < 0x80) {
       i++;
       continue;
     }
-    const length = utf8SequenceLength(bytes, i, end);
-    if (length <= 0) return false;
+    if (c < 0xc2 || c > 0xf4) return false;
+    if (c < 0xe0) {
+      if (i + 1 >= end || (bytes[i + 1] & 0xc0) !== 0x80) return false;
+      i += 2;
+      continue;
+    }
+    // The second byte's range is narrower after E0 (overlong), ED (surrogates), F0 and F4.
+    const low = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    const high = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    const length = c < 0xf0 ? 3 : 4;
+    if (i + length > end) return false;
+    const b1 = bytes[i + 1];
+    if (b1 < low || b1 > high || (bytes[i + 2] & 0xc0) !== 0x80) return false;
+    if (length === 4 && (bytes[i + 3] & 0xc0) !== 0x80) return false;
     i += length;
   }
   return true;
