@@ -1,0 +1,93 @@
+/**
+ * The benchmark as a user runs it, at toy sizes: every section but `micro`
+ * prints its figures, writes them to the results file, checks its runs and
+ * leaves no process or temporary folder behind. (It asserts what the bench
+ * reports, never how fast anything is.)
+ */
+
+import assert from "node:assert/strict";
+import { withTempDir } from "../tests/_helpers.ts";
+import { runIngest } from "./bench_client.ts";
+import { DENO_RUN_FLAGS, runDeno, startLocalServer } from "./processes.ts";
+
+const BENCH = new URL("./bench.ts", import.meta.url).pathname;
+
+interface ResultRow {
+  section: string;
+  name: string;
+  unit: string;
+  stat: { median: number; min: number; max: number; samples: number[] };
+}
+
+/** Folders of the system's temporary directory that the bench names `tp0-bench-*`. */
+async function benchTempDirs(): Promise<string[]> {
+  const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(tmp)) {
+    if (entry.name.startsWith("tp0-bench-")) names.push(entry.name);
+  }
+  return names.sort();
+}
+
+Deno.test("deno task bench at toy sizes: every section's figures, checked runs, nothing left behind", async () => {
+  await withTempDir(async (dir) => {
+    const out = `${dir}/results.json`;
+    const before = await benchTempDirs();
+    const { code, stdout, stderr } = await runDeno([
+      ...["run", ...DENO_RUN_FLAGS, BENCH],
+      ...["--only", "e2e,ingest,floor,memory", "--runs", "1", "--no-bundle"],
+      ...["--ingest-bets", "6000", "--agencies", "1,3", "--big-bets", "3000", "--out", out],
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /bench: done in \d+ s; results in /);
+
+    const results = JSON.parse(await Deno.readTextFile(out)) as {
+      command: string;
+      settings: Record<string, unknown>;
+      rows: ResultRow[];
+    };
+    const row = (section: string, name: string): ResultRow => {
+      const found = results.rows.find((r) => r.section === section && r.name.includes(name));
+      assert.ok(found, `no ${section} row "${name}" in ${out}`);
+      assert.equal(found.stat.samples.length, 1, found.name);
+      assert.ok(Number.isFinite(found.stat.median), `${found.name}: ${found.stat.median}`);
+      return found;
+    };
+    assert.ok(row("e2e", "total wall").stat.median > 0);
+    assert.ok(row("e2e", "start: server listening").stat.median > 0);
+    assert.ok(row("ingest", "1 agency: bets/s").stat.median > 0);
+    assert.ok(row("ingest", "3 agencies: bets/s").stat.median > 0);
+    assert.ok(row("floor", "bets/s").stat.median > 0);
+    assert.ok(row("floor", "ratio: ingest 3 agencies / floor").stat.median > 0);
+    // Peak RSS of a Deno process is tens of MiB: anything else means it was not read.
+    for (const name of ["server peak RSS, shipped dataset", "client peak RSS, 3,000 bets"]) {
+      const rss = row("memory", name).stat.median;
+      assert.ok(rss > 10 && rss < 1024, `${name}: ${rss} MiB`);
+    }
+    assert.ok(!results.rows.some((r) => r.section === "micro"), "micro was not asked for");
+
+    // The table on stdout names every figure of the file.
+    for (const r of results.rows) assert.ok(stdout.includes(r.name), `table lacks "${r.name}"`);
+    assert.deepEqual(await benchTempDirs(), before, "the bench left temporary folders behind");
+  });
+});
+
+Deno.test("runIngest() sends every bet in full frames and gets every ack, each after the store's fsync", async () => {
+  await withTempDir(async (dir) => {
+    const storagePath = `${dir}/bets.csv`;
+    const server = await startLocalServer({ agencies: 4, storagePath });
+    try {
+      const result = await runIngest({ address: server.address, agencies: 4, bets: 10_000 });
+      assert.equal(result.bets, 10_000);
+      assert.equal(result.failures, 0);
+      assert.ok(result.frames >= 4 && result.frames < 10_000, `${result.frames} frames`);
+      assert.ok(result.frameBytes / result.frames <= 8192, "a frame over 8 KiB");
+      // Acked means stored: every bet is in the file before the server is even stopped.
+      const text = await Deno.readTextFile(storagePath);
+      assert.equal(text.split("\n").filter((line) => line !== "").length, 10_000);
+    } finally {
+      server.process.kill("SIGTERM");
+      assert.equal((await server.process.status).code, 0);
+    }
+  });
+});
