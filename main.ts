@@ -61,7 +61,7 @@ export async function main(args: string[]): Promise<number> {
     printOut(`tp0 ${VERSION}`);
     return EXIT_OK;
   }
-  const run = COMMANDS[command];
+  const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (run === undefined) {
     const reason = command.startsWith("-")
       ? `Unknown option '${command}'`

@@ -454,7 +454,9 @@ export function decodeBetBatchPacked(
   const agency = (payload[0] << 8) | payload[1];
   const batchId = payload[2] * 0x1000000 + ((payload[3] << 16) | (payload[4] << 8) | payload[5]);
   const count = (payload[6] << 8) | payload[7];
-  if (count === 0) return rejectBetBatch(frame);
+  // Each bet takes at least 8 bytes (4 lengths, the number): a count the payload cannot
+  // hold is refused before anything is sized by it.
+  if (count === 0 || count * 8 > end - BET_BATCH_HEADER_SIZE) return rejectBetBatch(frame);
   const bets = packedCapacity(options.into, count);
   const { fields, numbers, agencies } = bets;
   let p = BET_BATCH_HEADER_SIZE;
@@ -546,6 +548,10 @@ export class BetBatchEncoder {
   /**
    * Adds bet `index` of `bets` to the frame; false (and nothing added) when the frame
    * already holds `maxBets` bets or has no room for this one.
+   *
+   * A bet that no frame can carry is refused before the room is looked at: a batch is
+   * only ever cut short by a good bet, so a file fixed at that bet and sent again is cut
+   * into the same batches (the server acknowledges those as duplicates).
    * @throws {RangeError} naming the field, as `encodeMessage` does, for a bet that no
    *   frame can carry (a string over 255 bytes, a document or birthdate not ASCII, a
    *   number that is not a u32) or of another agency
@@ -555,32 +561,30 @@ export class BetBatchEncoder {
     const { bytes, fields } = bets;
     const at = index * PACKED_FIELD_SLOTS;
     const number = bets.numbers[index];
-    let size = 4;
-    for (let f = 0; f < 8; f += 2) size += 1 + fields[at + f + 1] - fields[at + f];
-    if (this.#size + size > MAX_FRAME_SIZE && this.#count > 0) return false;
     if (
       bets.agencies[index] !== this.#agency || !Number.isInteger(number) || number < 0 ||
       number > 0xffffffff
     ) {
       return this.#reject(bets, index);
     }
+    let size = 4;
+    for (let f = 0; f < 8; f += 2) {
+      const start = fields[at + f];
+      const stop = fields[at + f + 1];
+      if (stop - start > MAX_STRING_BYTES) return this.#reject(bets, index);
+      if (f >= 4) {
+        for (let k = start; k < stop; k++) if (bytes[k] >= 0x80) return this.#reject(bets, index);
+      }
+      size += 1 + stop - start;
+    }
+    if (this.#size + size > MAX_FRAME_SIZE && this.#count > 0) return false;
     const frame = this.#frame;
     let o = this.#size;
     for (let f = 0; f < 8; f += 2) {
       const start = fields[at + f];
       const stop = fields[at + f + 1];
-      const length = stop - start;
-      if (length > MAX_STRING_BYTES) return this.#reject(bets, index);
-      frame[o++] = length;
-      if (f < 4) {
-        for (let k = start; k < stop; k++) frame[o++] = bytes[k];
-      } else {
-        for (let k = start; k < stop; k++) {
-          const c = bytes[k];
-          if (c >= 0x80) return this.#reject(bets, index);
-          frame[o++] = c;
-        }
-      }
+      frame[o++] = stop - start;
+      for (let k = start; k < stop; k++) frame[o++] = bytes[k];
     }
     frame[o] = number / 0x1000000;
     frame[o + 1] = number >>> 16;

@@ -117,6 +117,11 @@ Deno.test("decodeBetBatchPacked() rejects every malformed frame with decodeMessa
     }
   }
   frames.push({ type: MessageType.BET_BATCH, payload: new Uint8Array([0, 7, 0, 0, 0, 1, 0, 0]) });
+  // Counts the payload cannot hold (a bet takes 8 bytes at least): refused before any sizing.
+  for (const count of [0xffff, 2]) {
+    const header = [0, 7, 0, 0, 0, 1, count >> 8, count & 0xff];
+    frames.push({ type: MessageType.BET_BATCH, payload: new Uint8Array([...header, 0, 0, 0, 0]) });
+  }
   frames.push({
     type: MessageType.BET_BATCH,
     payload: new Uint8Array([...good.slice(HEADER_SIZE), 0]),
@@ -260,6 +265,21 @@ Deno.test("BetBatchEncoder rejects what encodeMessage() rejects, with the same m
     encodeMessage({ type: MessageType.BET_BATCH, agency: 7, batchId: 5, bets: [LORCA] }),
   );
   assert.throws(() => new BetBatchEncoder({ agency: 7, maxBets: 0 }), RangeError);
+});
+
+Deno.test("BetBatchEncoder refuses a bad bet even when the frame has no room left for it", () => {
+  // Fill a frame until the next bet would not fit, then offer a bet no frame can carry:
+  // it must be refused (RangeError), not reported as "frame full". Otherwise the batch
+  // would be cut there, and the same file fixed at that bet would be cut elsewhere.
+  const encoder = new BetBatchEncoder({ agency: 7 });
+  const good = packBets([LORCA]);
+  while (encoder.add(good, 0)) { /* fill */ }
+  const count = encoder.count;
+  for (const bet of [{ ...LORCA, firstName: "a".repeat(300) }, { ...LORCA, document: "١٢٣" }]) {
+    const packed = packBets([bet]);
+    assert.throws(() => encoder.add(packed, 0), RangeError);
+    assert.equal(encoder.count, count);
+  }
 });
 
 Deno.test("decodeMessage() keeps a leading U+FEFF in names and texts (it is not a byte order mark)", () => {

@@ -523,11 +523,11 @@ class LotteryRun {
       try {
         await this.#step(this.#peer);
       } catch (error) {
-        if (this.#signal.aborted) return stopped(this.#signal);
+        if (this.#signal.aborted) return this.#stopped();
         if (!isRetryable(error)) throw error;
         this.#peer = await this.#reconnect(error);
       }
-      if (this.#signal.aborted) return stopped(this.#signal);
+      if (this.#signal.aborted) return this.#stopped();
     }
     if (this.#fileError !== undefined) {
       // One line naming the file, the line and the problem; no AGENCY_DONE was sent.
@@ -751,21 +751,32 @@ class LotteryRun {
         log.debug({ action: "ganador", result: "success", dni: document });
       }
     }
+    const ok = this.#totals.rejected === 0;
+    this.#logTotals(ok ? "success" : "fail");
+    return ok ? EXIT_OK : EXIT_FAIL;
+  }
+
+  /** Stopped by a signal: the totals so far (`in_progress`), then the closure. */
+  #stopped(): number {
+    this.#logTotals("in_progress");
+    return stopped(this.#signal);
+  }
+
+  /** The `resumen` line: bets acknowledged and rejected, batches, winners, time. */
+  #logTotals(result: "success" | "fail" | "in_progress"): void {
     const totals = this.#totals;
-    const ok = totals.rejected === 0;
     const elapsed = (performance.now() - this.#started) / 1000;
     log.info({
       action: "resumen",
-      result: ok ? "success" : "fail",
+      result,
       client_id: this.#config.id,
       apuestas_enviadas: totals.sent,
       apuestas_rechazadas: totals.rejected,
       lotes: totals.batches,
-      ganadores: winners.length,
+      ganadores: this.#winners.length,
       segundos: elapsed.toFixed(3),
       reconexiones: totals.reconnects,
     });
-    return ok ? EXIT_OK : EXIT_FAIL;
   }
 }
 

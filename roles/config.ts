@@ -592,7 +592,7 @@ function parseServerFile(
   const lineOf = new Map<string, number>();
   let section: string | null = null;
   let skipSection = false;
-  const lines = text.split(/\r?\n/);
+  const lines = text.split(/\r\n|\r|\n/);
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     if (line === "" || line.startsWith(";") || line.startsWith("#")) continue;
@@ -732,6 +732,9 @@ for (const key of CLIENT_KEYS) {
   CLIENT_SECTIONS.set(section, [...(CLIENT_SECTIONS.get(section) ?? []), key.slice(dot + 1)]);
 }
 
+/** Keys a client config file may hold, nested ones included. */
+const MAX_CLIENT_FILE_KEYS = 1000;
+
 /** The part of js-yaml used here (the package ships no types). */
 interface JsYaml {
   load(text: string, options: { schema: unknown }): unknown;
@@ -765,8 +768,13 @@ function parseClientFile(
   }
   const values = new Map<string, string>();
   const byLower = new Map(CLIENT_KEYS.map((key) => [key.toLowerCase(), key]));
+  let keys = 0;
   const visit = (mapping: Record<string, unknown>, prefix: string): void => {
     for (const [key, raw] of Object.entries(mapping)) {
+      // Aliases can make a few lines a tree of millions of keys: far more than a config.
+      if (++keys > MAX_CLIENT_FILE_KEYS) {
+        throw new ConfigError(`Cannot parse ${path}: more than ${MAX_CLIENT_FILE_KEYS} keys`);
+      }
       const value = raw ?? "";
       const path_ = prefix === "" ? key : `${prefix}.${key}`;
       const lower = path_.toLowerCase();

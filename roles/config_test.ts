@@ -682,6 +682,33 @@ Deno.test("loadClientConfig() rejects malformed YAML with the parser's one-line 
   });
 });
 
+Deno.test("loadClientConfig() refuses a file whose aliases make it a huge tree, in one line", async () => {
+  // 9 levels of 10 aliases: a few hundred bytes that name 10^9 keys.
+  let text = "a0: &a0 {x: 1}\n";
+  for (let level = 1; level <= 9; level++) {
+    const refs = Array.from({ length: 10 }, (_, i) => `k${i}: *a${level - 1}`).join(", ");
+    text += `a${level}: &a${level} {${refs}}\n`;
+  }
+  await withFile("client.yaml", text, async (configPath) => {
+    assert.equal(
+      await clientError({ configPath, env: { CLI_ID: "1" } }),
+      `Cannot parse ${configPath}: more than 1000 keys`,
+    );
+  });
+});
+
+Deno.test("loadServerConfig() reads a file with old Mac line ends (CR alone)", async () => {
+  await withFile(
+    "server.ini",
+    "[DEFAULT]\rSERVER_PORT = 4321\rAGENCIES = 3\r",
+    async (configPath) => {
+      const config = await loadServerConfig({ configPath, env: {} });
+      assert.equal(config.port, 4321);
+      assert.equal(config.agencies, 3);
+    },
+  );
+});
+
 Deno.test("loadClientConfig() rejects a missing file given explicitly", async () => {
   assert.equal(
     await clientError({ configPath: "/nonexistent/client.yaml", env: { CLI_ID: "1" } }),

@@ -557,7 +557,7 @@ class Session {
         this.#send(this.#storeBatch(batch));
         break;
       case "duplicate":
-        this.#send(this.#acknowledgeDuplicate(batch));
+        this.#send(this.#acknowledgeDuplicate(agency, batchId));
         break;
       case "after_done":
         throw new ProtocolError(`Bets after agency done: batch ${batchId} of agency ${agency}`, {
@@ -610,9 +610,12 @@ class Session {
     );
   }
 
-  /** A resent batch: acknowledged once its first copy is durable, never stored twice. */
-  async #acknowledgeDuplicate(batch: PackedBetBatch): Promise<Uint8Array> {
-    const { agency, batchId } = batch;
+  /**
+   * A resent batch: acknowledged once its first copy is durable, never stored twice.
+   * (It takes the two numbers, not the batch: the batch's bytes are a view of the read
+   * buffer, gone by the time this resumes.)
+   */
+  async #acknowledgeDuplicate(agency: number, batchId: number): Promise<Uint8Array> {
     const lottery = this.#ctx.lottery;
     if (!(await lottery.whenDurable(agency, batchId))) {
       const reason = `Storage failed: batch ${batchId} of agency ${agency} was not stored`;

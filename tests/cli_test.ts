@@ -37,6 +37,7 @@ for (const command of ["server", "client", "gen-compose", "validate-echo"]) {
 const usageErrors: [string[], RegExp][] = [
   [[], /^tp0: missing command$/],
   [["serve"], /^tp0: Unknown command 'serve' \(did you mean 'server'\?\)$/],
+  [["toString"], /^tp0: Unknown command 'toString'/], // not a command because objects have it
   [["--bogus"], /^tp0: Unknown option '--bogus'$/],
   [["server", "--prot", "1"], /^tp0: Unknown option '--prot'$/],
   [["client", "--id"], /^tp0: Option '--id <value>' argument missing$/],

@@ -247,6 +247,10 @@ Deno.test("SIGTERM stops an agency mid-run: exit 0 within 2 s, socket and bets f
       const closed = actions(client.lines, "shutdown").map((r) => r.fields.resource);
       assert.deepEqual(closed.sort(), ["bets_file", "connection"]);
       assert.ok(records(client.lines).every((r) => r.result !== "fail"), client.tail());
+      // The totals so far, marked unfinished: nothing was acknowledged by this peer.
+      const [summary] = actions(client.lines, "resumen");
+      assert.equal(summary?.result, "in_progress", client.tail());
+      assert.equal(summary.fields.apuestas_enviadas, "0");
     } finally {
       client.kill("SIGKILL");
       await client.status;

@@ -74,20 +74,37 @@ async function demo(args: string[]): Promise<number> {
   const printer = (name: string) => (line: string) => {
     if (!values.quiet) console.log(`${name.padEnd(width)} | ${line}`);
   };
+  // Ctrl-C (or SIGTERM) stops every process the demo started, each logging its closures,
+  // prints what was done so far and removes the temporary storage.
+  const running: Tp0Process[] = [];
+  let interrupted: Deno.Signal | undefined;
+  const onSignal = (signal: Deno.Signal) => () => {
+    if (interrupted !== undefined) return;
+    interrupted = signal;
+    console.error(`demo: ${signal}: stopping the server and the agencies`);
+    for (const process of running) process.kill("SIGTERM");
+  };
+  const signals = (["SIGINT", "SIGTERM"] as const).map((signal) => {
+    const listener = onSignal(signal);
+    Deno.addSignalListener(signal, listener);
+    return { signal, listener };
+  });
   const storageDir = await Deno.makeTempDir({ prefix: "tp0-demo-" });
   const started = performance.now();
-  const server = await startLocalServer({
-    agencies,
-    storagePath: `${storageDir}/bets.csv`,
-    onLine: printer("server"),
-  });
-  const extra = values["batch-max-amount"]
-    ? ["--batch-max-amount", values["batch-max-amount"]]
-    : [];
   try {
+    const server = await startLocalServer({
+      agencies,
+      storagePath: `${storageDir}/bets.csv`,
+      onLine: printer("server"),
+    });
+    running.push(server.process);
+    if (interrupted !== undefined) server.process.kill("SIGTERM");
+    const extra = values["batch-max-amount"]
+      ? ["--batch-max-amount", values["batch-max-amount"]]
+      : [];
     const clients: Tp0Process[] = [];
-    for (let i = 1; i <= agencies; i++) {
-      clients.push(spawnTp0([
+    for (let i = 1; i <= agencies && interrupted === undefined; i++) {
+      const client = spawnTp0([
         "client",
         "--id",
         String(i),
@@ -96,7 +113,9 @@ async function demo(args: string[]): Promise<number> {
         "--data",
         `${dataDir}/agency-${i}.csv`,
         ...extra,
-      ], { onLine: printer(`client${i}`) }));
+      ], { onLine: printer(`client${i}`) });
+      clients.push(client);
+      running.push(client);
     }
     const results = await Promise.all(clients.map(async (client, index) => {
       const { code } = await client.status;
@@ -107,13 +126,18 @@ async function demo(args: string[]): Promise<number> {
     const serverStatus = await server.process.status;
     const stored = await countLines(`${storageDir}/bets.csv`);
     printSummary(results, { elapsed, stored });
+    if (interrupted !== undefined) {
+      console.log(`demo: interrupted by ${interrupted}; every process stopped`);
+      return 130;
+    }
     const ok = results.every((r) => r.code === 0) && serverStatus.code === 0;
     console.log(ok ? "demo: success" : `demo: FAILED (server exit ${serverStatus.code})`);
     return ok ? 0 : 1;
   } finally {
-    server.process.kill("SIGTERM");
-    await server.process.status;
+    for (const process of running) process.kill("SIGTERM");
+    await Promise.all(running.map((process) => process.status));
     await Deno.remove(storageDir, { recursive: true });
+    for (const { signal, listener } of signals) Deno.removeSignalListener(signal, listener);
   }
 }
 
