@@ -153,12 +153,15 @@ function isBirthdate(value: unknown, today: string): boolean {
   const d0 = digitAt(value, 8), d1 = digitAt(value, 9);
   if ((y0 | y1 | y2 | y3 | m0 | m1 | d0 | d1) < 0) return false;
   const year = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
-  const month = m0 * 10 + m1;
-  const day = d0 * 10 + d1;
-  if (year < MIN_BIRTH_YEAR || month < 1 || month > 12 || day < 1) return false;
-  if (day > daysInMonth(year, month)) return false;
+  if (!isBirthDay(year, m0 * 10 + m1, d0 * 10 + d1)) return false;
   // Both are zero-padded YYYY-MM-DD, so text order is date order.
   return value <= today;
+}
+
+/** Whether the numbers make a day of the calendar from {@linkcode MIN_BIRTH_YEAR} on. */
+function isBirthDay(year: number, month: number, day: number): boolean {
+  if (year < MIN_BIRTH_YEAR || month < 1 || month > 12 || day < 1) return false;
+  return day <= daysInMonth(year, month);
 }
 
 function daysInMonth(year: number, month: number): number {
@@ -416,10 +419,7 @@ function isBirthdateBytes(
   const d0 = digitByte(bytes[start + 8]), d1 = digitByte(bytes[start + 9]);
   if ((y0 | y1 | y2 | y3 | m0 | m1 | d0 | d1) < 0) return false;
   const year = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
-  const month = m0 * 10 + m1;
-  const day = d0 * 10 + d1;
-  if (year < MIN_BIRTH_YEAR || month < 1 || month > 12 || day < 1) return false;
-  if (day > daysInMonth(year, month)) return false;
+  if (!isBirthDay(year, m0 * 10 + m1, d0 * 10 + d1)) return false;
   // Text order is date order: compare with today byte by byte (an empty today rejects all).
   if (today.length !== 10) return false;
   for (let k = 0; k < 10; k++) {

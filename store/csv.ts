@@ -153,22 +153,6 @@ export interface AgencyBetRecord {
   line: number;
 }
 
-/** Options of {@linkcode readAgencyBets}. */
-export interface ReadAgencyBetsOptions {
-  /** Agency written into every bet (agency files do not hold it). @default 0 */
-  agency?: number;
-  /** Bytes read from the file at a time. @default 65536 */
-  chunkSize?: number;
-}
-
-/** Options of {@linkcode readStoreBets}. */
-export interface ReadStoreBetsOptions {
-  /** Bytes read from the file at a time. @default 65536 */
-  chunkSize?: number;
-  /** Reads at most this many bytes of the file (what was known to be complete). @default all */
-  limit?: number;
-}
-
 // ---------------------------------------------------------------------------
 // Packed bets to store rows
 
