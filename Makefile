@@ -1,4 +1,4 @@
-# The course's target names, as thin wrappers over the deno tasks (see docs/docker.md).
+# The course's target names, as thin wrappers over the deno tasks (README.md, "Docker").
 #   make docker-compose-up N=3    starts a server and 3 agencies (default 5)
 N ?= 5
 MODE ?= lottery

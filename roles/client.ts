@@ -137,6 +137,8 @@ export function runClient(args: string[]): Promise<number> {
           logLevel: values["log-level"],
         },
       });
+      // The bet of exercise 5 is configuration too: a bad one stops the client here.
+      if (config.mode === "lottery") singleBetFromEnv(Deno.env.toObject(), config.id);
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       printErr(`tp0 client: ${error.message}`);

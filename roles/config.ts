@@ -188,7 +188,8 @@ const ADDRESS_EXPECTED = "host:port with a port 1..65535";
 /**
  * The fields of the server's startup `action: config` line, in order, values
  * as configured: `port, listen_backlog, logging_level, agencies, storage_path,
- * read_timeout, idle_timeout, max_connections`.
+ * read_timeout, idle_timeout, max_connections, host` (the course's first three
+ * first; what this server adds after them).
  */
 export function describeServerConfig(config: ServerConfig): Record<string, string | number> {
   return {
@@ -200,6 +201,7 @@ export function describeServerConfig(config: ServerConfig): Record<string, strin
     read_timeout: config.readTimeout,
     idle_timeout: config.idleTimeout,
     max_connections: config.maxConnections,
+    host: config.host,
   };
 }
 

@@ -342,6 +342,7 @@ Deno.test("describeServerConfig() lists the startup fields in order, as configur
     ["read_timeout", "10s"],
     ["idle_timeout", "60s"],
     ["max_connections", 256],
+    ["host", "0.0.0.0"],
   ]);
 });
 

@@ -56,6 +56,15 @@ for (const [args, reason] of usageErrors) {
   });
 }
 
+/** The environment of exercise 5's single bet. */
+const EXERCISE_5_BET = {
+  NOMBRE: "Santiago Lionel",
+  APELLIDO: "Lorca",
+  DOCUMENTO: "30904465",
+  NACIMIENTO: "1999-03-17",
+  NUMERO: "7574",
+};
+
 const badConfig: [string[], Record<string, string>, RegExp][] = [
   [["server", "--port", "70000"], {}, /Invalid --port: "70000" \(expected an integer 0\.\.65535\)/],
   [["server"], { SERVER_PORT: "70000" }, /Invalid SERVER_PORT: "70000"/],
@@ -66,6 +75,8 @@ const badConfig: [string[], Record<string, string>, RegExp][] = [
   [["client", "--id", "1", "--log-level", "LOUD"], {}, /Invalid --log-level: "LOUD"/],
   [["client"], {}, /CLI_ID/],
   [["client", "--id", "1", "--config", "nope.yaml"], {}, /Config file not found: "nope.yaml"/],
+  [["client", "--id", "1"], { NOMBRE: "Ana" }, /Incomplete bet in the environment: missing APELL/],
+  [["client", "--id", "1"], { ...EXERCISE_5_BET, NUMERO: "7x" }, /Invalid NUMERO: "7x"/],
 ];
 
 for (const [args, env, message] of badConfig) {
