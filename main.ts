@@ -12,6 +12,7 @@
 
 import denoJson from "./deno.json" with { type: "json" };
 import { EXIT_OK, EXIT_USAGE, printErr, printOut } from "./roles/cli.ts";
+import { holdShutdownSignals } from "./roles/shutdown.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -39,9 +40,17 @@ Examples:
 
 // Each role is imported when it runs: a process loads only its own modules (the
 // server never loads the client's YAML parser, nor the client the Compose writer).
+// The long-running roles hold SIGTERM/SIGINT while they load: a stop then still ends
+// them gracefully, once they listen.
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  server: async (args) => (await import("./roles/server.ts")).runServer(args),
-  client: async (args) => (await import("./roles/client.ts")).runClient(args),
+  server: async (args) => {
+    using _held = holdShutdownSignals();
+    return (await import("./roles/server.ts")).runServer(args);
+  },
+  client: async (args) => {
+    using _held = holdShutdownSignals();
+    return (await import("./roles/client.ts")).runClient(args);
+  },
   "gen-compose": async (args) => (await import("./compose/mod.ts")).runGenCompose(args),
   "validate-echo": async (args) => (await import("./roles/validate_echo.ts")).runValidateEcho(args),
 };

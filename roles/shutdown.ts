@@ -23,16 +23,39 @@ export class ShutdownRequested extends Error {
   }
 }
 
+/** A stop signal that came while signals were held, before a role listened for them. */
+let heldSignal: ShutdownSignal | undefined;
+
 /**
- * Aborts `controller` on SIGTERM or SIGINT. The returned handle removes the
- * listeners when disposed, so nothing keeps the process alive afterwards.
+ * Holds SIGTERM and SIGINT from the program's first line until a role calls
+ * {@linkcode abortOnSignals}: a signal that comes while the role's modules
+ * load or its configuration is read is remembered, and stops the role as soon
+ * as it listens (with its closures logged and exit 0), instead of killing the
+ * process without a word. Disposing the handle stops holding.
+ */
+export function holdShutdownSignals(): Disposable {
+  heldSignal = undefined;
+  return listenFor((signal) => heldSignal ??= signal);
+}
+
+/**
+ * Aborts `controller` on SIGTERM or SIGINT, at once if one was held (see
+ * {@linkcode holdShutdownSignals}). The returned handle removes the listeners
+ * when disposed, so nothing keeps the process alive afterwards.
  *
  * Deno as PID 1 with no SIGTERM listener dies with exit 139 on `docker stop`:
  * registering this listener is what makes the container exit 0.
  */
 export function abortOnSignals(controller: AbortController): Disposable {
+  const handle = listenFor((signal) => controller.abort(new ShutdownRequested(signal)));
+  if (heldSignal !== undefined) controller.abort(new ShutdownRequested(heldSignal));
+  heldSignal = undefined;
+  return handle;
+}
+
+function listenFor(onSignal: (signal: ShutdownSignal) => void): Disposable {
   const listeners = SHUTDOWN_SIGNALS.map((signal) => {
-    const listener = () => controller.abort(new ShutdownRequested(signal));
+    const listener = () => onSignal(signal);
     Deno.addSignalListener(signal, listener);
     return { signal, listener };
   });
