@@ -377,24 +377,32 @@ Deno.test("writeAll() and readFrame() carry 1000 frames over a loopback TCP conn
   assert.deepEqual(read, frames);
 });
 
-Deno.test("readFrame() with view: the payload is not copied and is valid until the next read", async () => {
+Deno.test("readFrame() with view: the payload is a view of the reader's buffer, not a copy", async () => {
   const first = encodeFrame(0x10, new Uint8Array([1, 2, 3]));
   const second = encodeFrame(0x10, new Uint8Array([4, 5, 6]));
-  const bytes = new Uint8Array([...first, ...second]);
+  const bytes = new Uint8Array([...first, ...second, ...first]);
   let done = false;
-  const reader = new ByteReader({
-    read(p) {
+  const source = {
+    read(p: Uint8Array) {
       if (done) return Promise.resolve(null);
       done = true;
       p.set(bytes);
       return Promise.resolve(bytes.length);
     },
-  });
+  };
+  const reader = new ByteReader(source, { bufferSize: 4096 });
   const frame = await readFrame(reader, { view: true });
-  assert.ok(frame !== null);
-  assert.deepEqual([...frame.payload], [1, 2, 3]);
-  assert.notEqual(frame.payload.byteOffset + frame.payload.length, frame.payload.buffer.byteLength);
   const next = await readFrame(reader, { view: true });
-  assert.deepEqual([...(next?.payload ?? [])], [4, 5, 6]);
+  assert.ok(frame !== null && next !== null);
+  assert.deepEqual([...frame.payload], [1, 2, 3]);
+  assert.deepEqual([...next.payload], [4, 5, 6]);
+  // Both are windows on the reader's one 4 KiB buffer, side by side.
+  assert.equal(frame.payload.buffer.byteLength, 4096);
+  assert.equal(next.payload.buffer, frame.payload.buffer);
+  assert.equal(next.payload.byteOffset, frame.payload.byteOffset + first.length);
+  // Without the option, a payload is a copy of its own.
+  const copy = await readFrame(reader);
+  assert.deepEqual([...(copy?.payload ?? [])], [1, 2, 3]);
+  assert.equal(copy?.payload.buffer.byteLength, 3);
   assert.equal(await readFrame(reader, { view: true }), null);
 });

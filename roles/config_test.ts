@@ -372,7 +372,11 @@ Deno.test("loadClientConfig() uses the defaults when the default file is missing
 });
 
 Deno.test("the shipped config/client.yaml holds the documented defaults", async () => {
-  const config = await loadClientConfig({ configPath: SHIPPED_CLIENT_YAML, flags: { id: "1" } });
+  const config = await loadClientConfig({
+    configPath: SHIPPED_CLIENT_YAML,
+    flags: { id: "1" },
+    env: {},
+  });
   assert.deepEqual(config, {
     configPath: SHIPPED_CLIENT_YAML,
     id: 1,

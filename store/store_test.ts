@@ -3,6 +3,7 @@ import type { Bet } from "./bet.ts";
 import { betToCsvRow, CsvFormatError } from "./csv.ts";
 import { journalPathOf } from "./journal.ts";
 import { BetStore, StoreError } from "./store.ts";
+import { runDeno } from "../tools/processes.ts";
 
 function bet(i: number, overrides: Partial<Bet> = {}): Bet {
   return {
@@ -145,8 +146,9 @@ Deno.test("BetStore rejects every caller of a failed flush, and later calls too"
 }, async () => {
   // Writes to /dev/full fail with ENOSPC. Its journal goes to a temporary folder, not /dev.
   const dir = await Deno.makeTempDir();
-  const store = await BetStore.open("/dev/full", { journalPath: `${dir}/full.journal` });
+  let store: BetStore | undefined;
   try {
+    store = await BetStore.open("/dev/full", { journalPath: `${dir}/full.journal` });
     const results = await Promise.allSettled([
       store.storeBets(bets(0, 2)),
       store.storeBets(bets(2, 2)),
@@ -162,7 +164,7 @@ Deno.test("BetStore rejects every caller of a failed flush, and later calls too"
     await assert.rejects(store.storeBets(bets(6, 1)), { name: "StoreError" });
     assert.deepEqual(store.stats, { flushes: 0, rows: 0, bytes: 0 });
   } finally {
-    await store.close();
+    await store?.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -490,5 +492,15 @@ Deno.test("BetStore.open() refuses a store already open (in this or another proc
       name: "StoreError",
       message: new RegExp(`^Cannot open bet store ".*": in use by another process`),
     });
+    // And from another process (the lock is the operating system's, not this module's).
+    const store = JSON.stringify(new URL("./store.ts", import.meta.url).href);
+    const { code, stdout, stderr } = await runDeno([
+      "eval",
+      `import { BetStore } from ${store};\n` +
+      `try { await BetStore.open(${JSON.stringify(path)}); console.log("opened"); }\n` +
+      `catch (error) { console.log(error.message); }`,
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^Cannot open bet store ".*": in use by another process/);
   });
 });

@@ -3,7 +3,7 @@
  */
 
 import assert from "node:assert/strict";
-import { DENO_RUN_FLAGS, type DenoOutput, MAIN_TS, runDeno } from "../tools/processes.ts";
+import { DENO_RUN_FLAGS, type DenoOutput, MAIN_TS, runDeno, spawnTp0 } from "../tools/processes.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { withTempDir } from "./_helpers.ts";
 
@@ -116,30 +116,19 @@ Deno.test("the server logs its configuration exactly as configured", async () =>
       ini,
       "[DEFAULT]\nSERVER_PORT = 0\nSERVER_LISTEN_BACKLOG = 8\nLOGGING_LEVEL = debug\n",
     );
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "--quiet",
-        MAIN_TS,
-        "server",
-        "--config",
-        ini,
-        "--storage",
-        `${dir}/b.csv`,
-      ],
-      stdout: "piped",
-      stderr: "null",
-      stdin: "null",
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    const { value } = await reader.read();
-    child.kill("SIGTERM");
-    await reader.cancel();
-    await child.status;
+    const server = spawnTp0(["server", "--config", ini, "--storage", `${dir}/b.csv`]);
+    try {
+      await server.waitForLine((line) => line.includes("action: server_listening"));
+      server.kill("SIGTERM");
+      assert.equal((await server.waitForExit(10_000)).code, 0, server.tail());
+    } finally {
+      server.kill("SIGKILL");
+      await server.status;
+    }
+    // The first line of all, exactly: the course's fields first, values as configured.
     assert.match(
-      value ?? "",
-      /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO {5}action: config \| result: success \| port: 0 \| listen_backlog: 8 \| logging_level: DEBUG/,
+      server.lines[0],
+      /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO {5}action: config \| result: success \| port: 0 \| listen_backlog: 8 \| logging_level: DEBUG \| agencies: 5 \| storage_path: \S+\/b\.csv \| read_timeout: 10s \| idle_timeout: 60s \| max_connections: 256 \| host: 0\.0\.0\.0$/,
     );
   });
 });

@@ -208,8 +208,10 @@ Deno.test("a bad quote in the bets file names the line; nothing is sent when it 
         `${path}:2: Bad quoting: a quoted field is never closed`,
       );
       assert.equal((await storedRows(storagePath)).length, 0);
-    } finally {
       server.process.kill("SIGTERM");
+      assert.equal((await server.process.waitForExit(10_000)).code, 0);
+    } finally {
+      server.process.kill("SIGKILL");
       await server.process.status;
     }
   });

@@ -232,8 +232,10 @@ Deno.test("a client started before its server keeps trying and completes once th
     const c = startClient(`127.0.0.1:${port}`, 1, file, ["--connect-deadline", "30s"]);
     let server: LocalServer | undefined;
     try {
-      await c.waitForLine((l) => l.includes("action: connect | result: in_progress"));
-      await sleep(700);
+      // Refused a few times over (attempts 1, 2, 3...) before the server exists at all.
+      await c.waitForLine((l) =>
+        /action: connect \| result: in_progress \| attempt: [3-9]/.test(l)
+      );
       server = await startLocalServer({ agencies: 1, storagePath: `${dir}/bets.csv`, port });
       assert.equal((await c.waitForExit(30_000)).code, 0, c.tail());
       assert.deepEqual(winners(c), winnerDocuments(agency));

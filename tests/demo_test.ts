@@ -1,27 +1,28 @@
 /**
  * `deno task demo`, the quickstart's main job, as a user runs it: the shipped
  * dataset end to end with its summary, Ctrl-C in the middle, and bad input.
+ * Each demo gets a temporary directory of its own (TMPDIR), which must be
+ * empty again when it ends.
  */
 
 import assert from "node:assert/strict";
 import { DENO_RUN_FLAGS, ROOT, runDeno, Tp0Process } from "../tools/processes.ts";
+import { withTempDir } from "./_helpers.ts";
 
 const DEMO = `${ROOT}tools/demo.ts`;
 
-/** Folders the demo names `tp0-demo-*` in the temporary directory. */
-async function demoTempDirs(): Promise<string[]> {
+/** What is left in `dir`. */
+async function entries(dir: string): Promise<string[]> {
   const names: string[] = [];
-  for await (const entry of Deno.readDir(Deno.env.get("TMPDIR") ?? "/tmp")) {
-    if (entry.name.startsWith("tp0-demo-")) names.push(entry.name);
-  }
-  return names.sort();
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names;
 }
 
 /** Pids of the running processes whose command line contains `text`. */
 async function processesMentioning(text: string): Promise<number[]> {
   const pids: number[] = [];
   for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
+    if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
     try {
       const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`);
       if (cmdline.replaceAll("\0", " ").includes(text)) pids.push(Number(entry.name));
@@ -32,10 +33,11 @@ async function processesMentioning(text: string): Promise<number[]> {
   return pids;
 }
 
-function spawnDemo(args: string[]): Tp0Process {
+function spawnDemo(args: string[], tmp: string): Tp0Process {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...DENO_RUN_FLAGS, "--quiet", DEMO, ...args],
     cwd: ROOT,
+    env: { TMPDIR: tmp },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -44,45 +46,50 @@ function spawnDemo(args: string[]): Tp0Process {
 }
 
 Deno.test("the demo runs the shipped dataset: 80,000 bets stored, 6 winners, a summary, nothing left", async () => {
-  const before = await demoTempDirs();
-  const { code, stdout, stderr } = await runDeno([
-    ...["run", ...DENO_RUN_FLAGS, "--quiet", DEMO, "--quiet"],
-  ]);
-  assert.equal(code, 0, stderr);
-  const rows = stdout.split("\n");
-  for (let agency = 1; agency <= 5; agency++) {
-    assert.ok(
-      rows.some((row) => new RegExp(`^\\s+${agency}\\s+\\d+\\s+[1-9]\\s`).test(row)),
-      stdout,
+  await withTempDir(async (tmp) => {
+    const { code, stdout, stderr } = await runDeno(
+      ["run", ...DENO_RUN_FLAGS, "--quiet", DEMO, "--quiet"],
+      { env: { TMPDIR: tmp } },
     );
-  }
-  assert.match(stdout, /^\s*total\s+80000\s+6\s/m);
-  assert.match(stdout, /^rows in the server's storage: 80000$/m);
-  assert.match(stdout, /^demo: success$/m);
-  assert.deepEqual(await demoTempDirs(), before);
+    assert.equal(code, 0, stderr);
+    const rows = stdout.split("\n");
+    for (let agency = 1; agency <= 5; agency++) {
+      assert.ok(
+        rows.some((row) => new RegExp(`^\\s+${agency}\\s+\\d+\\s+[1-9]\\s`).test(row)),
+        stdout,
+      );
+    }
+    assert.match(stdout, /^\s*total\s+80000\s+6\s/m);
+    assert.match(stdout, /^rows in the server's storage: 80000$/m);
+    assert.match(stdout, /^demo: success$/m);
+    assert.deepEqual(await entries(tmp), [], "the demo left its storage behind");
+  });
 });
 
 Deno.test("Ctrl-C in the middle of the demo stops every process, prints what was done, exit 130", async () => {
-  const before = await demoTempDirs();
-  const demo = spawnDemo([]);
-  try {
-    await demo.waitForLine((line) => line.includes("action: apuesta_recibida"), 30_000);
-    demo.kill("SIGINT");
-    const { code } = await demo.status;
-    assert.equal(code, 130, demo.tail());
-    assert.ok(demo.lines.includes("demo: SIGINT: stopping the server and the agencies"));
-    assert.ok(demo.lines.includes("demo: interrupted by SIGINT; every process stopped"));
-    // The server logged its own graceful exit; no process of the run is left: none has the
-    // server's address (every client's --server-address) on its command line.
-    assert.ok(demo.lines.some((l) => /^server .*action: exit \| result: success/.test(l)));
+  await withTempDir(async (tmp) => {
+    const demo = spawnDemo([], tmp);
+    try {
+      await demo.waitForLine((line) => line.includes("action: apuesta_recibida"), 30_000);
+      demo.kill("SIGINT");
+      const { code } = await demo.waitForExit(30_000);
+      assert.equal(code, 130, demo.tail());
+      assert.ok(demo.lines.includes("demo: SIGINT: stopping the server and the agencies"));
+      assert.ok(demo.lines.includes("demo: interrupted by SIGINT; every process stopped"));
+      assert.ok(demo.lines.some((l) => /^server .*action: exit \| result: success/.test(l)));
+      assert.deepEqual(await entries(tmp), [], "the demo left its storage behind");
+    } finally {
+      demo.kill("SIGKILL");
+      await demo.status;
+    }
+    // No process of the run is left: none has the server's address (every client's
+    // --server-address) on its command line. Any found is killed, and the test fails.
     const port = /server_listening .*address: [\d.]+:(\d+)/.exec(demo.lines.join("\n"))?.[1];
     assert.ok(port, demo.tail());
-    assert.deepEqual(await processesMentioning(`127.0.0.1:${port}`), []);
-    assert.deepEqual(await demoTempDirs(), before, "the demo left its storage behind");
-  } finally {
-    demo.kill("SIGKILL");
-    await demo.status;
-  }
+    const left = await processesMentioning(`127.0.0.1:${port}`);
+    for (const pid of left) Deno.kill(pid, "SIGKILL");
+    assert.deepEqual(left, [], "processes of the demo still running");
+  });
 });
 
 Deno.test("the demo refuses bad input with one line (and its usage for a bad flag)", async () => {

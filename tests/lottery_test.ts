@@ -45,7 +45,7 @@ Deno.test("3 agencies x 100 bets get exactly their winners: 2, 1 and 0", async (
   });
 });
 
-Deno.test("every apuesta_recibida comes before the sorteo and every consulta_ganadores after it", async () => {
+Deno.test("every apuesta_recibida comes before the sorteo, and winners are sent only after it", async () => {
   await withTempDir(async (dir) => {
     const agencies = [1, 2, 3, 4, 5].map((agency) => ({
       agency,

@@ -19,27 +19,20 @@ interface ResultRow {
   stat: { median: number; min: number; max: number; samples: number[] };
 }
 
-/** Folders of the system's temporary directory that the bench names `tp0-bench-*`. */
-async function benchTempDirs(): Promise<string[]> {
-  const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(tmp)) {
-    if (entry.name.startsWith("tp0-bench-")) names.push(entry.name);
-  }
-  return names.sort();
-}
-
 Deno.test("deno task bench at toy sizes: every section's figures, checked runs, nothing left behind", async () => {
   await withTempDir(async (dir) => {
+    // The bench gets a temporary directory of its own, which must be empty when it ends.
+    const tmp = `${dir}/tmp`;
+    await Deno.mkdir(tmp);
     const out = `${dir}/results.json`;
-    const before = await benchTempDirs();
     const { code, stdout, stderr } = await runDeno([
       ...["run", ...DENO_RUN_FLAGS, BENCH],
       ...["--only", "e2e,ingest,floor,memory", "--runs", "1", "--no-bundle"],
       ...["--ingest-bets", "6000", "--agencies", "1,3", "--big-bets", "3000", "--out", out],
-    ]);
+    ], { env: { TMPDIR: tmp } });
     assert.equal(code, 0, stderr);
     assert.match(stderr, /bench: done in \d+ s; results in /);
+    assert.deepEqual([...Deno.readDirSync(tmp)], [], "the bench left temporary files behind");
 
     const results = JSON.parse(await Deno.readTextFile(out)) as {
       command: string;
@@ -68,7 +61,6 @@ Deno.test("deno task bench at toy sizes: every section's figures, checked runs, 
 
     // The table on stdout names every figure of the file.
     for (const r of results.rows) assert.ok(stdout.includes(r.name), `table lacks "${r.name}"`);
-    assert.deepEqual(await benchTempDirs(), before, "the bench left temporary folders behind");
   });
 });
 
@@ -85,9 +77,11 @@ Deno.test("runIngest() sends every bet in full frames and gets every ack, each a
       // Acked means stored: every bet is in the file before the server is even stopped.
       const text = await Deno.readTextFile(storagePath);
       assert.equal(text.split("\n").filter((line) => line !== "").length, 10_000);
-    } finally {
       server.process.kill("SIGTERM");
-      assert.equal((await server.process.status).code, 0);
+      assert.equal((await server.process.waitForExit(10_000)).code, 0);
+    } finally {
+      server.process.kill("SIGKILL");
+      await server.process.status;
     }
   });
 });

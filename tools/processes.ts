@@ -151,8 +151,9 @@ export interface DenoOutput {
  */
 export async function runDeno(
   args: string[],
-  options: { env?: Record<string, string> } = {},
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<DenoOutput> {
+  // Bounded: a child that hangs is killed (and the test fails on its exit code).
   const output = await new Deno.Command(Deno.execPath(), {
     args,
     cwd: ROOT,
@@ -160,6 +161,7 @@ export async function runDeno(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
+    signal: AbortSignal.timeout(options.timeoutMs ?? 120_000),
   }).output();
   const decoder = new TextDecoder();
   return {
@@ -219,10 +221,17 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     options.storagePath,
     ...(options.args ?? []),
   ], options);
-  const line = await process.waitForLine((l) => l.includes("action: server_listening"));
-  const port = Number(/address: [^|]*:(\d+)/.exec(line)?.[1]);
-  if (!Number.isInteger(port) || port <= 0) throw new Error(`No port in: ${line}`);
-  return { process, port, address: `127.0.0.1:${port}` };
+  try {
+    const line = await process.waitForLine((l) => l.includes("action: server_listening"));
+    const port = Number(/address: [^|]*:(\d+)/.exec(line)?.[1]);
+    if (!Number.isInteger(port) || port <= 0) throw new Error(`No port in: ${line}`);
+    return { process, port, address: `127.0.0.1:${port}` };
+  } catch (error) {
+    // The caller never gets a handle to a server that did not start: stop it here.
+    process.kill("SIGKILL");
+    await process.status;
+    throw error;
+  }
 }
 
 /**
