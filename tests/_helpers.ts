@@ -125,9 +125,10 @@ export async function runLottery(options: RunLotteryOptions): Promise<LotteryRun
       if (options.maxAmount) args.push("--batch-max-amount", String(options.maxAmount));
       clients.push(spawnTp0(args, { env: options.clientEnv?.[i + 1] }));
     });
-    const codes = await Promise.all(clients.map(async (c) => (await c.status).code));
+    // Bounded: a run that hangs fails here, and the finally below stops every process.
+    const codes = await Promise.all(clients.map(async (c) => (await c.waitForExit(60_000)).code));
     server.kill("SIGTERM");
-    const serverCode = (await server.status).code;
+    const serverCode = (await server.waitForExit(10_000)).code;
     return { server, clients, codes, serverCode, storagePath };
   } finally {
     for (const client of clients) client.kill("SIGKILL");

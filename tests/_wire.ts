@@ -160,10 +160,24 @@ export class HeldConnection {
     await writeAll(this.conn, bytes);
   }
 
-  /** Reads the next message (null when the server closed). */
-  async next(): Promise<Message | null> {
-    const frame = await readFrame(this.#reader);
-    return frame === null ? null : decodeMessage(frame);
+  /**
+   * Reads the next message (null when the server closed). Bounded: after `timeoutMs`
+   * the connection is closed, which ends the read with an error (and the test).
+   */
+  async next(timeoutMs = 30_000): Promise<Message | null> {
+    const timer = setTimeout(() => {
+      try {
+        this.conn.close();
+      } catch {
+        // Already closed.
+      }
+    }, timeoutMs);
+    try {
+      const frame = await readFrame(this.#reader);
+      return frame === null ? null : decodeMessage(frame);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**

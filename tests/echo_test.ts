@@ -40,7 +40,7 @@ Deno.test("5 echo clients get every one of their messages back", async () => {
       echoClient(id, address, { amount: 5, period: "20ms" })
     );
     try {
-      const codes = await Promise.all(clients.map(async (c) => (await c.status).code));
+      const codes = await Promise.all(clients.map(async (c) => (await c.waitForExit(30_000)).code));
       assert.deepEqual(codes, [0, 0, 0, 0, 0]);
       for (const [i, client] of clients.entries()) {
         const id = i + 1;
@@ -96,7 +96,7 @@ Deno.test("validate-echo succeeds against our server", async () => {
     const { process: server, address } = await echoServer(dir);
     try {
       const validator = spawnTp0(["validate-echo", "--address", address, "--timeout", "5s"]);
-      const { code } = await validator.status;
+      const { code } = await validator.waitForExit(30_000);
       assert.equal(code, 0, validator.tail());
       assert.deepEqual(validator.lines.filter((l) => l !== ""), [
         "action: test_echo_server | result: success",
@@ -115,7 +115,7 @@ Deno.test("SIGTERM stops an echo client in the middle of its loop: exit 0 within
       await client.waitForLine((l) => l.includes("Message N°3"));
       const start = performance.now();
       client.kill("SIGTERM");
-      const { code } = await client.status;
+      const { code } = await client.waitForExit(10_000);
       const elapsed = performance.now() - start;
       assert.equal(code, 0, client.tail());
       assert.ok(elapsed < 2000, `the client took ${elapsed.toFixed(0)} ms to stop`);
@@ -138,7 +138,7 @@ Deno.test("SIGTERM stops the server while a client loops: exit 0 within 2 s, eve
       await client.waitForLine((l) => l.includes("Message N°3"));
       const start = performance.now();
       server.kill("SIGTERM");
-      const { code } = await server.status;
+      const { code } = await server.waitForExit(10_000);
       const elapsed = performance.now() - start;
       assert.equal(code, 0, server.tail());
       assert.ok(elapsed < 2000, `the server took ${elapsed.toFixed(0)} ms to stop`);

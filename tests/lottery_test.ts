@@ -240,7 +240,7 @@ Deno.test("SIGTERM stops an agency mid-run: exit 0 within 2 s, socket and bets f
       await client.waitForLine((line) => line.includes("action: connect | result: success"));
       const start = performance.now();
       client.kill("SIGTERM");
-      const { code } = await client.status;
+      const { code } = await client.waitForExit(10_000);
       const elapsed = performance.now() - start;
       assert.equal(code, 0, client.tail());
       assert.ok(elapsed < 2000, `the agency took ${elapsed.toFixed(0)} ms to stop`);
