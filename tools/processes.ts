@@ -236,11 +236,20 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
 
 /**
  * A TCP port on 127.0.0.1 that was free a moment ago (bound and released), for
- * a server that must keep its address across restarts.
+ * a server that must keep its address across restarts. It is taken below the
+ * kernel's range of ephemeral ports (32768 and up on Linux): no connection's
+ * own source port is ever chosen there, so a client that retries it while the
+ * server is down cannot connect to itself, nor take it from the next server.
  */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    }
+  }
+  throw new Error("No free port found in 20000..31999");
 }
