@@ -282,6 +282,30 @@ interface E2eOptions {
 
 const has = (line: string, action: string) => line.includes(`action: ${action} |`);
 
+/**
+ * Spawns a server on 127.0.0.1 (any free port) with `launcher`. `port` resolves once
+ * it listens and rejects if it exits first; every line also goes to `onLine`.
+ */
+function spawnServer(
+  launcher: Launcher,
+  options: { agencies: number; storage: string; onLine?: (line: string) => void },
+): { server: Tp0Process; port: Promise<number> } {
+  const listening = Promise.withResolvers<number>();
+  const server = launcher.spawn([
+    ...["server", "--host", "127.0.0.1", "--port", "0"],
+    ...["--agencies", String(options.agencies), "--storage", options.storage],
+  ], (line) => {
+    if (has(line, "server_listening")) {
+      listening.resolve(Number(/address: [^|]*:(\d+)/.exec(line)?.[1]));
+    }
+    options.onLine?.(line);
+  });
+  server.status.then(() =>
+    listening.reject(new Error(`Server exited before listening:\n${server.tail()}`))
+  );
+  return { server, port: listening.promise };
+}
+
 async function runE2e(options: E2eOptions): Promise<E2eMarks> {
   const { launcher, dataDir, agencies } = options;
   const dir = await makeTempDir("tp0-bench-e2e-");
@@ -298,35 +322,19 @@ async function runE2e(options: E2eOptions): Promise<E2eMarks> {
     clientRss: 0,
     serverCpu: 0,
   };
-  let port = 0;
-  const listening = Promise.withResolvers<void>();
-  const server = launcher.spawn([
-    "server",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--agencies",
-    String(agencies),
-    "--storage",
+  const { server, port: listening } = spawnServer(launcher, {
+    agencies,
     storage,
-  ], (line) => {
-    if (has(line, "server_listening")) {
-      marks.listening = at();
-      port = Number(/address: [^|]*:(\d+)/.exec(line)?.[1]);
-      listening.resolve();
-    } else if (has(line, "agencia_finalizada")) marks.lastDone = Math.max(marks.lastDone, at());
-    else if (has(line, "sorteo")) marks.draw = at();
+    onLine: (line) => {
+      if (has(line, "server_listening")) marks.listening = at();
+      else if (has(line, "agencia_finalizada")) marks.lastDone = Math.max(marks.lastDone, at());
+      else if (has(line, "sorteo")) marks.draw = at();
+    },
   });
   const serverRss = options.watchRss ? new RssWatch(server.pid) : undefined;
   const clients: Tp0Process[] = [];
   try {
-    await Promise.race([
-      listening.promise,
-      server.status.then(() => {
-        throw new Error(`Server exited before listening:\n${server.tail()}`);
-      }),
-    ]);
+    const port = await listening;
     for (let i = 1; i <= agencies; i++) {
       clients.push(launcher.spawn([
         "client",
@@ -456,33 +464,10 @@ interface IngestRun {
 async function runIngestOnce(agencies: number, bets: number): Promise<IngestRun> {
   const dir = await makeTempDir("tp0-bench-ingest-");
   const storage = `${dir}/bets.csv`;
-  let port = 0;
-  const listening = Promise.withResolvers<void>();
-  const server = track(spawnTp0([
-    "server",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--agencies",
-    String(agencies),
-    "--storage",
-    storage,
-  ], {
-    onLine: (line) => {
-      if (!has(line, "server_listening")) return;
-      port = Number(/address: [^|]*:(\d+)/.exec(line)?.[1]);
-      listening.resolve();
-    },
-  }));
+  const { server, port: listening } = spawnServer(RUN_LAUNCHER, { agencies, storage });
   let client: Tp0Process | undefined;
   try {
-    await Promise.race([
-      listening.promise,
-      server.status.then(() => {
-        throw new Error(`Server exited before listening:\n${server.tail()}`);
-      }),
-    ]);
+    const port = await listening;
     const cpuBefore = cpuMs(server.pid) ?? Number.NaN;
     client = spawnScript([
       BENCH_CLIENT,
