@@ -150,7 +150,7 @@ export function runClient(args: string[]): Promise<number> {
     const controller = new AbortController();
     using _signals = abortOnSignals(controller);
     const code = await runAgency(config, { signal: controller.signal });
-    log.info({ action: "exit", result: code === EXIT_OK ? "success" : "fail", code });
+    log.info({ action: "finished", result: code === EXIT_OK ? "success" : "fail", code });
     return code;
   });
 }

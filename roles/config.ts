@@ -74,6 +74,7 @@ export interface ServerOptions {
     readTimeout: string;
     idleTimeout: string;
     maxConnections: string;
+    serverIp: string;
   }>;
 }
 
@@ -103,6 +104,11 @@ export interface ServerConfig {
   idleTimeoutMs: number;
   /** Most connections served at once, 1..65535; more are refused (BUSY). */
   maxConnections: number;
+  /**
+   * The course's `SERVER_IP`: the name or address the agencies reach the server
+   * at (the Compose service name). Logged only; where the server listens is `host`.
+   */
+  serverIp: string;
 }
 
 /** What may be given to {@linkcode loadClientConfig}; everything is optional except an id somewhere. */
@@ -188,7 +194,7 @@ const ADDRESS_EXPECTED = "host:port with a port 1..65535";
 /**
  * The fields of the server's startup `action: config` line, in order, values
  * as configured: `port, listen_backlog, logging_level, agencies, storage_path,
- * read_timeout, idle_timeout, max_connections, host` (the course's first three
+ * read_timeout, idle_timeout, max_connections, host, server_ip` (the course's first three
  * first; what this server adds after them).
  */
 export function describeServerConfig(config: ServerConfig): Record<string, string | number> {
@@ -202,6 +208,7 @@ export function describeServerConfig(config: ServerConfig): Record<string, strin
     idle_timeout: config.idleTimeout,
     max_connections: config.maxConnections,
     host: config.host,
+    server_ip: config.serverIp,
   };
 }
 
@@ -396,6 +403,15 @@ const SERVER_FIELDS = {
     check: integerIn(1, 65535),
     expected: "an integer 1..65535",
   } satisfies Field<number, ServerFlag>,
+  serverIp: {
+    key: "SERVER_IP",
+    env: "SERVER_IP",
+    flag: "serverIp",
+    flagName: "--server-ip",
+    fallback: "server",
+    check: checkHost,
+    expected: "a host name or IP address",
+  } satisfies Field<string, ServerFlag>,
 };
 
 const CLIENT_FIELDS = {
@@ -562,6 +578,7 @@ export async function loadServerConfig(options: ServerOptions = {}): Promise<Ser
   const readTimeout = resolver.value(SERVER_FIELDS.readTimeout);
   const idleTimeout = resolver.value(SERVER_FIELDS.idleTimeout);
   const maxConnections = resolver.value(SERVER_FIELDS.maxConnections);
+  const serverIp = resolver.value(SERVER_FIELDS.serverIp);
   resolver.finish();
   return {
     configPath,
@@ -576,6 +593,7 @@ export async function loadServerConfig(options: ServerOptions = {}): Promise<Ser
     idleTimeout: idleTimeout!.text,
     idleTimeoutMs: idleTimeout!.value,
     maxConnections: maxConnections!.value,
+    serverIp: serverIp!.value,
   };
 }
 

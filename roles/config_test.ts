@@ -88,6 +88,7 @@ Deno.test("loadServerConfig() uses the defaults when the default file is missing
         idleTimeout: "60s",
         idleTimeoutMs: 60_000,
         maxConnections: 256,
+        serverIp: "server",
       } satisfies ServerConfig,
     );
   });
@@ -107,6 +108,7 @@ Deno.test("the shipped config/server.ini holds the documented defaults", async (
     idleTimeout: "60s",
     idleTimeoutMs: 60_000,
     maxConnections: 256,
+    serverIp: "server",
   });
 });
 
@@ -151,12 +153,18 @@ Deno.test("loadServerConfig(): flag beats environment beats file beats default, 
       values: ["1", "300", "65535"],
       prop: "maxConnections",
     },
+    {
+      flag: "serverIp",
+      key: "SERVER_IP",
+      values: ["lotto", "10.0.0.9", "server"],
+      prop: "serverIp",
+    },
   ] as const;
   for (const { flag, key, values: [fromFlag, fromEnv, fromFile], prop } of fields) {
     await withFile("server.ini", `[DEFAULT]\n${key} = ${fromFile}\n`, async (configPath) => {
       const expect = (value: string) =>
         prop === "loggingLevel" || prop === "storagePath" || prop === "host" ||
-          prop === "readTimeout" || prop === "idleTimeout"
+          prop === "readTimeout" || prop === "idleTimeout" || prop === "serverIp"
           ? value
           : Number(value);
       const flags = { [flag]: fromFlag };
@@ -176,6 +184,30 @@ Deno.test("loadServerConfig() reads keys under [DEFAULT] and bare keys, in any c
     assert.equal(config.agencies, 3);
     assert.equal(config.listenBacklog, 5);
   });
+});
+
+/** The course's server/config.ini (its base repository), byte for byte. */
+const COURSE_SERVER_INI =
+  "[DEFAULT]\nserver_port = 12345\nserver_ip = server\nserver_listen_backlog = 5\nlogging_level=INFO\n";
+
+Deno.test("loadServerConfig() accepts the course's config.ini byte for byte, and in upper case", async () => {
+  for (
+    const text of [
+      COURSE_SERVER_INI,
+      COURSE_SERVER_INI.toUpperCase().replace("= SERVER\n", "= server\n"),
+    ]
+  ) {
+    await withFile("config.ini", text, async (configPath) => {
+      const config = await loadServerConfig({ configPath, env: {} });
+      assert.equal(config.port, 12345);
+      assert.equal(config.serverIp, "server");
+      assert.equal(config.listenBacklog, 5);
+      assert.equal(config.loggingLevel, "INFO");
+      const overridden = await loadServerConfig({ configPath, env: { SERVER_IP: "10.1.2.3" } });
+      assert.equal(overridden.serverIp, "10.1.2.3");
+      assert.equal(overridden.host, "0.0.0.0", "SERVER_IP does not change where it listens");
+    });
+  }
 });
 
 Deno.test("loadServerConfig() treats an empty environment variable as unset", async () => {
@@ -276,7 +308,7 @@ Deno.test("loadServerConfig() rejects an unknown key, suggesting the closest one
       await serverError({ configPath, env: {} }),
       `Unknown key in ${configPath}: COLOR (expected one of SERVER_PORT, ` +
         "SERVER_LISTEN_BACKLOG, LOGGING_LEVEL, AGENCIES, STORAGE_PATH, SERVER_HOST, " +
-        "READ_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS)",
+        "READ_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS, SERVER_IP)",
     );
   });
 });
@@ -343,6 +375,7 @@ Deno.test("describeServerConfig() lists the startup fields in order, as configur
     ["idle_timeout", "60s"],
     ["max_connections", 256],
     ["host", "0.0.0.0"],
+    ["server_ip", "server"],
   ]);
 });
 

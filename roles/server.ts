@@ -72,6 +72,8 @@ Options:
   --idle-timeout <d>       close a connection silent between frames (IDLE_TIMEOUT, default 60s)
   --max-connections <n>    connections served at once; more get BUSY
                            (MAX_CONNECTIONS, default ${DEFAULT_MAX_CONNECTIONS})
+  --server-ip <name>       the name agencies reach this server at; logged only,
+                           --host is where it listens (SERVER_IP, default server)
   -h, --help               show this help
 
 Precedence: flag > environment variable > config file > default.
@@ -845,6 +847,7 @@ export function runServer(args: string[]): Promise<number> {
         "read-timeout": { type: "string" },
         "idle-timeout": { type: "string" },
         "max-connections": { type: "string" },
+        "server-ip": { type: "string" },
       },
     });
     if (help) {
@@ -865,6 +868,7 @@ export function runServer(args: string[]): Promise<number> {
           readTimeout: values["read-timeout"],
           idleTimeout: values["idle-timeout"],
           maxConnections: values["max-connections"],
+          serverIp: values["server-ip"],
         },
       });
     } catch (error) {
@@ -885,7 +889,7 @@ export function runServer(args: string[]): Promise<number> {
       return 1;
     }
     await server.finished;
-    log.info({ action: "exit", result: "success", code: EXIT_OK });
+    log.info({ action: "finished", result: "success", code: EXIT_OK });
     return EXIT_OK;
   });
 }

@@ -52,7 +52,7 @@ async function runClient(args: string[], env: Record<string, string> = {}): Prom
 
 /** The log records with `result: fail`. */
 function failures(process: Tp0Process) {
-  return records(process.lines).filter((r) => r.result === "fail" && r.action !== "exit");
+  return records(process.lines).filter((r) => r.result === "fail" && r.action !== "finished");
 }
 
 Deno.test("a missing bets file: one line naming it, exit 1, before any connection attempt", async () => {

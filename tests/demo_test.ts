@@ -76,7 +76,7 @@ Deno.test("Ctrl-C in the middle of the demo stops every process, prints what was
       assert.equal(code, 130, demo.tail());
       assert.ok(demo.lines.includes("demo: SIGINT: stopping the server and the agencies"));
       assert.ok(demo.lines.includes("demo: interrupted by SIGINT; every process stopped"));
-      assert.ok(demo.lines.some((l) => /^server .*action: exit \| result: success/.test(l)));
+      assert.ok(demo.lines.some((l) => /^server .*action: finished \| result: success/.test(l)));
       assert.deepEqual(await entries(tmp), [], "the demo left its storage behind");
     } finally {
       demo.kill("SIGKILL");
