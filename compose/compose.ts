@@ -13,11 +13,41 @@
  * @module
  */
 
-/** What the clients do: echo a message or send their agency's bets. */
-export type ClientMode = "echo" | "lottery";
+/**
+ * What the clients do: echo messages (exercises 1-4), send one bet from their
+ * environment (exercise 5), or stream their agency's file (exercises 6-8).
+ */
+export type ClientMode = "echo" | "bet" | "lottery";
 
 /** The client modes, in the order usage texts list them. */
-export const CLIENT_MODES: readonly ClientMode[] = ["echo", "lottery"];
+export const CLIENT_MODES: readonly ClientMode[] = ["echo", "bet", "lottery"];
+
+/** The client modes as error messages list them. */
+export const MODES_EXPECTED = "echo, bet or lottery";
+
+/** The bet of exercise 5, as the client reads it from its environment. */
+export interface EnvBet {
+  NOMBRE: string;
+  APELLIDO: string;
+  DOCUMENTO: string;
+  NACIMIENTO: string;
+  NUMERO: string;
+}
+
+/** The statement's example bet, which `--mode bet` sends when no other is given. */
+export const DEFAULT_BET: EnvBet = {
+  NOMBRE: "Santiago Lionel",
+  APELLIDO: "Lorca",
+  DOCUMENTO: "30904465",
+  NACIMIENTO: "1999-03-17",
+  NUMERO: "7574",
+};
+
+/** The server's INI file, relative to the Compose file, unless told otherwise. */
+export const DEFAULT_SERVER_CONFIG = "config/server.ini";
+
+/** The clients' YAML file, relative to the Compose file, unless told otherwise. */
+export const DEFAULT_CLIENT_CONFIG = "config/client.yaml";
 
 /** The image every service runs unless told otherwise. */
 export const DEFAULT_IMAGE = "tp0:latest";
@@ -34,10 +64,13 @@ export const NETWORK_NAME = "testing_net";
 /** The subnet of {@linkcode NETWORK_NAME}. */
 export const NETWORK_SUBNET = "172.25.125.0/24";
 
-/** The named volume that holds the server's bet storage. */
-export const STORAGE_VOLUME = "bets";
-
-/** Where the server's storage file lives inside its container. */
+/**
+ * Where the server's storage file lives inside its container: in the
+ * container's own writable layer, not a volume. It lives as long as the
+ * container: it survives `docker kill` + `docker start` (the journal recovers
+ * every acknowledged bet), and `docker compose down` removes it, so the next
+ * `up` starts a new lottery whether `down` was given `--volumes` or not.
+ */
 export const SERVER_STORAGE_PATH = "/data/bets.csv";
 
 /** Where a client's agency dataset is mounted inside its container. */
@@ -54,6 +87,12 @@ export interface ComposeOptions {
    * config/server.ini. @default 12345
    */
   port?: number;
+  /** The bet every client sends in `bet` mode. @default DEFAULT_BET */
+  bet?: EnvBet;
+  /** The server's INI file, relative to the Compose file. @default "config/server.ini" */
+  serverConfig?: string;
+  /** The clients' YAML file, relative to the Compose file. @default "config/client.yaml" */
+  clientConfig?: string;
 }
 
 /** A bind mount of one host file, relative to the Compose file's directory. */
@@ -63,13 +102,6 @@ export interface ComposeBindMount {
   target: string;
   read_only: boolean;
   bind: { create_host_path: boolean };
-}
-
-/** A mount of a named volume. */
-export interface ComposeVolumeMount {
-  type: "volume";
-  source: string;
-  target: string;
 }
 
 /**
@@ -92,7 +124,7 @@ export interface ComposeService {
   container_name: string;
   command: string[];
   environment?: Record<string, string>;
-  volumes: (ComposeBindMount | ComposeVolumeMount)[];
+  volumes: ComposeBindMount[];
   networks: string[];
   depends_on?: Record<string, { condition: "service_healthy" }>;
   init: true;
@@ -105,7 +137,6 @@ export interface ComposeFile {
   name: string;
   services: Record<string, ComposeService>;
   networks: Record<string, { ipam: { driver: string; config: { subnet: string }[] } }>;
-  volumes: Record<string, Record<string, never>>;
 }
 
 /**
@@ -123,7 +154,7 @@ export function generateCompose(agencies: number, options: ComposeOptions = {}):
     );
   }
   if (!CLIENT_MODES.includes(mode)) {
-    throw new RangeError(`Invalid mode: "${mode}" (expected ${CLIENT_MODES.join(" or ")})`);
+    throw new RangeError(`Invalid mode: "${mode}" (expected ${MODES_EXPECTED})`);
   }
   if (image.trim() === "" || /\s/.test(image)) {
     throw new RangeError(`Invalid image: "${image}" (expected an image reference)`);
@@ -132,11 +163,15 @@ export function generateCompose(agencies: number, options: ComposeOptions = {}):
     throw new RangeError(`Invalid port: ${port} (expected an integer 1..65535)`);
   }
 
+  const serverConfig = bindSource(options.serverConfig ?? DEFAULT_SERVER_CONFIG, "server config");
+  const clientConfig = bindSource(options.clientConfig ?? DEFAULT_CLIENT_CONFIG, "client config");
+  const bet = mode === "bet" ? options.bet ?? DEFAULT_BET : undefined;
+
   const services: Record<string, ComposeService> = {
-    server: serverService({ image, agencies, port }),
+    server: serverService({ image, agencies, port, config: serverConfig }),
   };
   for (let id = 1; id <= agencies; id++) {
-    services[`client${id}`] = clientService({ image, id, mode });
+    services[`client${id}`] = clientService({ image, id, mode, bet, config: clientConfig });
   }
   return {
     name: "tp0",
@@ -144,28 +179,44 @@ export function generateCompose(agencies: number, options: ComposeOptions = {}):
     networks: {
       [NETWORK_NAME]: { ipam: { driver: "default", config: [{ subnet: NETWORK_SUBNET }] } },
     },
-    volumes: { [STORAGE_VOLUME]: {} },
   };
 }
 
 /**
- * The server: reads its ini, stores bets in the named volume, reports healthy
- * once it echoes. AGENCIES is the number of clients; with no clients it is
- * left out (the server requires 1..65535, so the ini value stands: a
- * server-only file is for echo checks, where no draw is expected).
+ * A host path as a bind-mount source: relative paths get `./` (Compose reads a
+ * bare name as a volume name), absolute ones stay.
+ */
+function bindSource(path: string, what: string): string {
+  // deno-lint-ignore no-control-regex
+  if (path.trim() === "" || /[\x00-\x1f\x7f]/.test(path)) {
+    throw new RangeError(`Invalid ${what} path: ${JSON.stringify(path)} (expected a file path)`);
+  }
+  return path.startsWith("/") || path.startsWith("./") || path.startsWith("../")
+    ? path
+    : `./${path}`;
+}
+
+/**
+ * The server: reads its ini, stores bets in its own container (see
+ * {@linkcode SERVER_STORAGE_PATH}), reports healthy once it echoes. AGENCIES
+ * is the number of clients; with no clients it is left out (the server
+ * requires 1..65535, so the ini value stands: a server-only file is for echo
+ * checks, where no draw is expected).
  */
 function serverService(
-  { image, agencies, port }: { image: string; agencies: number; port: number },
+  { image, agencies, port, config }: {
+    image: string;
+    agencies: number;
+    port: number;
+    config: string;
+  },
 ): ComposeService {
   return {
     image,
     container_name: "server",
     command: ["server", "--config", "/config/server.ini", "--storage", SERVER_STORAGE_PATH],
     ...(agencies > 0 ? { environment: { AGENCIES: String(agencies) } } : {}),
-    volumes: [
-      readOnlyBind("./config/server.ini", "/config/server.ini"),
-      { type: "volume", source: STORAGE_VOLUME, target: "/data" },
-    ],
+    volumes: [readOnlyBind(config, "/config/server.ini")],
     networks: [NETWORK_NAME],
     init: true,
     stop_grace_period: "10s",
@@ -183,13 +234,23 @@ function serverService(
   };
 }
 
-/** Client `id`: its identity and mode in the environment, its dataset (lottery only) mounted. */
+/**
+ * Client `id`: its identity and mode in the environment; in lottery mode its
+ * dataset mounted, in bet mode the bet in its environment (the client itself
+ * runs in lottery mode, which sends that one bet instead of a file).
+ */
 function clientService(
-  { image, id, mode }: { image: string; id: number; mode: ClientMode },
+  { image, id, mode, bet, config }: {
+    image: string;
+    id: number;
+    mode: ClientMode;
+    bet: EnvBet | undefined;
+    config: string;
+  },
 ): ComposeService {
   const name = `client${id}`;
   const command = ["client", "--config", "/config/client.yaml"];
-  const volumes = [readOnlyBind("./config/client.yaml", "/config/client.yaml")];
+  const volumes = [readOnlyBind(config, "/config/client.yaml")];
   if (mode === "lottery") {
     command.push("--data", CLIENT_DATA_PATH);
     volumes.push(readOnlyBind(`./.data/agency-${id}.csv`, CLIENT_DATA_PATH));
@@ -198,7 +259,11 @@ function clientService(
     image,
     container_name: name,
     command,
-    environment: { CLI_ID: String(id), CLI_MODE: mode },
+    environment: {
+      CLI_ID: String(id),
+      CLI_MODE: mode === "echo" ? "echo" : "lottery",
+      ...bet,
+    },
     volumes,
     networks: [NETWORK_NAME],
     depends_on: { server: { condition: "service_healthy" } },

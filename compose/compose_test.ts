@@ -51,7 +51,8 @@ for (const count of [0, 1, 5]) {
     assert.deepEqual(compose.networks, {
       testing_net: { ipam: { driver: "default", config: [{ subnet: "172.25.125.0/24" }] } },
     });
-    assert.deepEqual(compose.volumes, { bets: {} });
+    // No volume: the bets live in the server's container, so `down` + `up` starts anew.
+    assert.equal("volumes" in compose, false);
 
     for (const [name, service] of Object.entries(compose.services)) {
       assert.equal(service.container_name, name);
@@ -79,7 +80,6 @@ for (const count of [0, 1, 5]) {
         read_only: true,
         bind: { create_host_path: false },
       },
-      { type: "volume", source: "bets", target: "/data" },
     ]);
     assert.equal(server.stop_grace_period, "10s");
     assert.equal(server.depends_on, undefined);
@@ -136,6 +136,61 @@ Deno.test("runGenCompose() in echo mode gives clients no dataset and the echo mo
     assert.deepEqual(client.environment, { CLI_ID: String(index + 1), CLI_MODE: "echo" });
     assert.deepEqual(client.volumes.map((volume) => volume.target), ["/config/client.yaml"]);
   }
+});
+
+Deno.test("runGenCompose() in bet mode puts the statement's bet in every client's environment", async () => {
+  const { code, stdout, compose } = await generate(2, ["--mode", "bet"]);
+  assert.equal(code, 0);
+  assert.match(stdout[0], /with server and 2 clients \(mode bet\)$/);
+  for (const [index, name] of clientNames(2).entries()) {
+    const client = compose.services[name];
+    assert.deepEqual(client.command, ["client", "--config", "/config/client.yaml"]);
+    assert.deepEqual(client.environment, {
+      CLI_ID: String(index + 1),
+      CLI_MODE: "lottery",
+      NOMBRE: "Santiago Lionel",
+      APELLIDO: "Lorca",
+      DOCUMENTO: "30904465",
+      NACIMIENTO: "1999-03-17",
+      NUMERO: "7574",
+    });
+    assert.deepEqual(client.volumes.map((volume) => volume.target), ["/config/client.yaml"]);
+  }
+});
+
+Deno.test("runGenCompose() --bet sets the bet of bet mode", async () => {
+  const { code, compose } = await generate(1, [
+    "--mode",
+    "bet",
+    "--bet",
+    "Ana María,Núñez,123,2001-02-03,42",
+  ]);
+  assert.equal(code, 0);
+  const env = compose.services.client1.environment!;
+  assert.deepEqual(
+    [env.NOMBRE, env.APELLIDO, env.DOCUMENTO, env.NACIMIENTO, env.NUMERO],
+    ["Ana María", "Núñez", "123", "2001-02-03", "42"],
+  );
+});
+
+Deno.test("runGenCompose() mounts the config files it is given, relative to the Compose file", async () => {
+  const { code, compose, text } = await generate(2, [
+    "--server-config",
+    "server/config.ini",
+    "--client-config",
+    "/etc/tp0/client.yaml",
+  ]);
+  assert.equal(code, 0);
+  assert.deepEqual(compose.services.server.volumes.map((v) => [v.source, v.target]), [
+    ["./server/config.ini", "/config/server.ini"],
+  ]);
+  for (const name of clientNames(2)) {
+    assert.deepEqual(compose.services[name].volumes[0].source, "/etc/tp0/client.yaml");
+  }
+  assert.match(
+    text,
+    /--server-config server\/config\.ini --client-config \/etc\/tp0\/client\.yaml/,
+  );
 });
 
 Deno.test("runGenCompose() puts the --image on every service", async () => {
@@ -195,7 +250,24 @@ const BAD_ARGUMENTS: { args: string[]; reason: string }[] = [
   },
   {
     args: ["OUT", "5", "--mode", "bogus"],
-    reason: 'Invalid mode: "bogus" (expected echo or lottery)',
+    reason: 'Invalid mode: "bogus" (expected echo, bet or lottery)',
+  },
+  {
+    args: ["OUT", "5", "--bet", "A,B,1,2000-01-01,7"],
+    reason: "--bet goes with --mode bet (the mode is lottery)",
+  },
+  {
+    args: ["OUT", "5", "--mode", "bet", "--bet", "A,B,1,2000-01-01"],
+    reason:
+      'Invalid --bet: "A,B,1,2000-01-01" (expected Nombre,Apellido,Documento,Nacimiento,Numero)',
+  },
+  {
+    args: ["OUT", "5", "--mode", "bet", "--bet", "A,B,12x,2000-01-01,7"],
+    reason: 'Invalid --bet: Invalid document: "12x" (expected 1-10 digits)',
+  },
+  {
+    args: ["OUT", "5", "--server-config", ""],
+    reason: 'Invalid server config path: "" (expected a file path)',
   },
   { args: ["OUT", "5", "--bogus"], reason: "Unknown option '--bogus'" },
   { args: ["OUT", "5", "extra"], reason: 'Unexpected argument: "extra"' },

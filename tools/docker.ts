@@ -3,7 +3,7 @@
  * follow its logs, check the server from inside its network, bring it down.
  *
  *     deno task docker-build [--release] [--image tp0:latest]
- *     deno task up [N] [--mode echo|lottery] [--image tp0:latest]
+ *     deno task up [N] [--mode lottery|bet|echo] [--bet CSV] [--image tp0:latest]
  *     deno task logs [docker compose logs options] [service...]
  *     deno task validate-echo [--network tp0_testing_net] [validate-echo options]
  *     deno task down [--timeout seconds]
@@ -20,6 +20,7 @@ import {
   CLIENT_MODES,
   type ClientMode,
   MAX_CLIENTS,
+  MODES_EXPECTED,
   NETWORK_NAME,
   runGenCompose,
 } from "../compose/mod.ts";
@@ -265,7 +266,7 @@ Commands (also deno tasks):
       the offline target on ${LOCAL_DENO_IMAGE} (or ${OFFICIAL_DENO_IMAGE} where that
       local image is missing); --release builds the default target instead
       (deno compile on distroless; needs the internet).
-  up [N] [--mode echo|lottery] [--image IMAGE]   deno task up
+  up [N] [--mode lottery|bet|echo] [--bet CSV] [--image IMAGE]   deno task up
       Writes ${COMPOSE_FILE} for a server and N agencies (default ${DEFAULT_AGENCIES},
       mode lottery), builds the image, and starts everything in the background.
       A previous run still up is brought down first: every run starts fresh.
@@ -277,7 +278,7 @@ Commands (also deno tasks):
       (default address server:12345): no port exposed, nothing installed.
   down [--timeout SECONDS]                   deno task down
       Stops every container (SIGTERM; SIGKILL after its stop_grace_period or
-      --timeout), then removes containers, network and the bets volume.
+      --timeout), then removes containers and network (the bets go with the server's container).
 `;
 
 /** Runs a command line; returns the exit code. */
@@ -349,7 +350,7 @@ async function upCommand(args: string[], say: (line: string) => void): Promise<n
   const { values, positionals } = parse(() =>
     parseArgs({
       args,
-      options: { mode: { type: "string" }, image: { type: "string" } },
+      options: { mode: { type: "string" }, bet: { type: "string" }, image: { type: "string" } },
       allowPositionals: true,
     })
   );
@@ -363,7 +364,7 @@ async function upCommand(args: string[], say: (line: string) => void): Promise<n
   }
   const mode = (values.mode ?? "lottery") as ClientMode;
   if (!CLIENT_MODES.includes(mode)) {
-    throw new UsageError(`invalid mode: "${mode}" (expected ${CLIENT_MODES.join(" or ")})`);
+    throw new UsageError(`invalid mode: "${mode}" (expected ${MODES_EXPECTED})`);
   }
   const image = values.image ?? DEFAULT_IMAGE;
 
@@ -393,7 +394,12 @@ async function upCommand(args: string[], say: (line: string) => void): Promise<n
     await down(undefined, say);
   }
   const generated = await runGenCompose(
-    [COMPOSE_FILE, String(agencies), "--mode", mode, "--image", image],
+    [
+      COMPOSE_FILE,
+      String(agencies),
+      ...["--mode", mode, "--image", image],
+      ...(values.bet === undefined ? [] : ["--bet", values.bet]),
+    ],
     { stdout: say, stderr: (line) => console.error(line) },
   );
   if (generated !== 0) throw new TaskError(`tp0 gen-compose exited ${generated}`);
