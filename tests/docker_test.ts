@@ -302,7 +302,7 @@ dockerTest(
           hasRecord(logs, "client1", (f, a) => a === "shutdown" && f.signal === "SIGTERM"),
           "client1 logged closing its connection on SIGTERM",
         );
-        assert.ok(hasRecord(logs, "client1", (f, a) => a === "exit" && f.code === "0"));
+        assert.ok(hasRecord(logs, "client1", (f, a) => a === "finished" && f.code === "0"));
         assert.equal((await system.state("server")).running, true);
       },
     ),
@@ -325,7 +325,7 @@ dockerTest(
             `the server logged closing its ${resource}`,
           );
         }
-        assert.ok(hasRecord(logs, "server", (f, a) => a === "exit" && f.code === "0"));
+        assert.ok(hasRecord(logs, "server", (f, a) => a === "finished" && f.code === "0"));
       },
     ),
 );
