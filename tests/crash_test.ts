@@ -62,16 +62,38 @@ async function assertStoredOnce(storagePath: string, agencies: AgencyCsvOptions[
   assert.equal(store.recovery.bets, expected.length);
 }
 
+/** Kills per incarnation come after a random number of its batches, 1..this many. */
+const KILL_AFTER_MAX_BATCHES = 250;
+
+/** A server's line for a batch it stored (logged once the batch is durable). */
+function isStoredBatch(line: string): boolean {
+  return line.includes("action: apuesta_recibida | result: success");
+}
+
+/** A server's line for the draw: every agency is done, ingest is over. */
+function isDraw(line: string): boolean {
+  return line.includes("action: sorteo | result: success");
+}
+
 Deno.test({
   name:
     `SIGKILL of the server at random moments of ingest, ${KILL_CYCLES} times: every bet stored once, exact winners`,
   async fn() {
     await withTempDir(async (dir) => {
+      // 10,600 batches of 5. The kills are paced by batches, not by time: each incarnation
+      // is killed once it has logged a random 1..250 batches of its own, so the 20 kills
+      // take about 2,500 batches whatever the speed. The server logs each batch with a
+      // blocking write on a pipe the test reads, and the kill follows the line that
+      // triggers it with no wait in between: the server is then at most a few pipe
+      // buffers (64 KiB, some 750 lines each) past that line, so the first kill at least
+      // always lands in the middle of ingest. Should ingest end before the last kill, the
+      // kills stop there and the test asserts on those that were made.
       const agencies = [
         { agency: 1, bets: 20_000, winnersAt: [0, 7_000, 19_999] },
         { agency: 2, bets: 15_000, winnersAt: [5_000] },
         { agency: 3, bets: 18_000, winnersAt: [1, 2, 17_998] },
       ];
+      const totalBets = agencies.reduce((sum, a) => sum + a.bets, 0);
       const files = await writeAgencies(dir, agencies);
       const storagePath = `${dir}/bets.csv`;
       const port = freePort();
@@ -85,8 +107,6 @@ Deno.test({
           "60s",
         ])
       );
-      const running = new Set(clients);
-      for (const c of clients) c.status.then(() => running.delete(c));
       try {
         // Every agency is connected before the first kill (a process started late
         // under load must not slip past all the kills), so each one must reconnect.
@@ -95,22 +115,34 @@ Deno.test({
             c.waitForLine((l) => l.includes("action: connect | result: success"), 60_000)
           ),
         );
+        // What each kill cut: true when the killed server had not run the draw yet.
+        const killedMidIngest: boolean[] = [];
         for (let cycle = 1; cycle <= KILL_CYCLES; cycle++) {
-          const server = servers.at(-1)!;
-          // Ingest is under way on this incarnation: a batch was just stored.
-          await server.process.waitForLine(
-            (l) => l.includes("action: apuesta_recibida | result: success"),
+          const server = servers.at(-1)!.process;
+          const after = 1 + Math.floor(Math.random() * KILL_AFTER_MAX_BATCHES);
+          // The after-th batch stored by this incarnation, or the draw if ingest ends first
+          // (a restart that finds every agency done draws at once). The counter runs over
+          // the lines already seen, then over the new ones, each line once.
+          let batches = 0;
+          const line = await server.waitForLine(
+            (l) => isDraw(l) || (isStoredBatch(l) && ++batches >= after),
             30_000,
           );
-          await sleep(Math.random() * 80);
-          assert.ok(running.size > 0, `cycle ${cycle}: the agencies were still sending`);
-          server.process.kill("SIGKILL");
-          await server.process.status;
+          if (isDraw(line)) break; // ingest is over: nothing left to cut
+          server.kill("SIGKILL");
+          await server.status; // every line it printed is read
+          killedMidIngest.push(!server.lines.some(isDraw));
           servers.push(await start());
         }
+        const midIngest = killedMidIngest.filter((mid) => mid).length;
+        assert.ok(
+          midIngest >= 1,
+          `${killedMidIngest.length} kills, none before the draw: ingest went untested`,
+        );
         for (const [i, c] of clients.entries()) {
           assert.equal((await c.waitForExit(180_000)).code, 0, c.tail());
           assert.deepEqual(winners(c), winnerDocuments(agencies[i]).sort());
+          // Each was connected when the first kill came, before the draw.
           assert.ok(c.count((l) => l.includes("action: reconnect | result: success")) >= 1);
         }
         const last = servers.at(-1)!.process;
@@ -120,6 +152,11 @@ Deno.test({
         for (const server of servers) {
           assert.equal(actions(server.process.lines, "recovery")[0]?.result, "success");
         }
+        // A batch is logged once durable: over every incarnation no bet is logged twice
+        // (a batch stored but not yet logged when its server died comes back a duplicate).
+        const logged = servers.flatMap((s) => actions(s.process.lines, "apuesta_recibida"))
+          .reduce((sum, r) => sum + Number(r.fields.cantidad), 0);
+        assert.ok(logged <= totalBets, `${logged} bets logged as received for ${totalBets}`);
         await assertStoredOnce(storagePath, agencies);
       } finally {
         for (const c of clients) c.kill("SIGKILL");
@@ -185,10 +222,12 @@ Deno.test("a torn last record planted by hand is cut and logged at start; the dr
       // The same client run again: its batches are duplicates, nothing is stored twice.
       assert.equal((await again.waitForExit(30_000)).code, 0, again.tail());
       assert.deepEqual(winners(again), winnerDocuments(agency).sort());
-      assert.equal(actions(server.process.lines, "lote_duplicado").length, 10);
-      assert.equal(actions(server.process.lines, "apuesta_recibida").length, 0);
       server.process.kill("SIGTERM");
       assert.equal((await server.process.waitForExit(10_000)).code, 0);
+      // Counted once the server is gone and its output read to the end (the client's
+      // exit does not mean the test has read the server's last lines yet).
+      assert.equal(actions(server.process.lines, "lote_duplicado").length, 10);
+      assert.equal(actions(server.process.lines, "apuesta_recibida").length, 0);
     } finally {
       again.kill("SIGKILL");
       server.process.kill("SIGKILL");
@@ -366,6 +405,9 @@ Deno.test("a connection cut mid-run is reconnected; unacknowledged batches are r
       assert.deepEqual(winners(c), winnerDocuments(agency).sort());
       const [summary] = actions(c.lines, "resumen");
       assert.equal(summary.fields.apuestas_enviadas, "6000");
+      server.process.kill("SIGTERM");
+      assert.equal((await server.process.waitForExit(10_000)).code, 0);
+      // The server's lines, read to the end now that it has exited.
       // Batches stored whose acks were lost came again: acknowledged, not stored again.
       const duplicates = actions(server.process.lines, "lote_duplicado");
       assert.ok(duplicates.length >= 4, `${duplicates.length} duplicates`);
@@ -373,8 +415,6 @@ Deno.test("a connection cut mid-run is reconnected; unacknowledged batches are r
       const received = actions(server.process.lines, "apuesta_recibida")
         .reduce((sum, r) => sum + Number(r.fields.cantidad), 0);
       assert.equal(received, 6000, "the graders' sum of cantidad is exact");
-      server.process.kill("SIGTERM");
-      assert.equal((await server.process.waitForExit(10_000)).code, 0);
     } finally {
       c.kill("SIGKILL");
       server.process.kill("SIGKILL");
@@ -387,7 +427,12 @@ Deno.test("a connection cut mid-run is reconnected; unacknowledged batches are r
 
 Deno.test("a client killed mid-run and run again stores nothing twice", async () => {
   await withTempDir(async (dir) => {
+    // 3,000 batches of 10. The first run is killed right after the server logs a random
+    // 1..300th batch, with no wait in between: the server (whose log writes block on the
+    // pipe the test reads) is then at most a few pipe buffers, some 750 lines each, past
+    // that line, so the first run cannot have finished, whatever the speed.
     const agency = { agency: 1, bets: 30_000, winnersAt: [12, 29_000] };
+    const batches = 3_000;
     const [file] = await writeAgencies(dir, [agency]);
     const storagePath = `${dir}/bets.csv`;
     const server = await startLocalServer({ agencies: 1, storagePath });
@@ -395,16 +440,26 @@ Deno.test("a client killed mid-run and run again stores nothing twice", async ()
     const first = startClient(server.address, 1, file, args);
     let second: Tp0Process | undefined;
     try {
-      await server.process.waitForLine((l) => l.includes("action: apuesta_recibida"), 30_000);
-      await sleep(100);
+      const after = 1 + Math.floor(Math.random() * 300);
+      let stored = 0;
+      await server.process.waitForLine(
+        (l) => l.includes("action: apuesta_recibida | result: success") && ++stored >= after,
+        30_000,
+      );
       first.kill("SIGKILL");
-      await first.status;
+      assert.equal((await first.status).signal, "SIGKILL", "the first run was still going");
       second = startClient(server.address, 1, file, args);
       assert.equal((await second.waitForExit(60_000)).code, 0, second.tail());
       assert.deepEqual(winners(second), winnerDocuments(agency).sort());
-      assert.ok(actions(server.process.lines, "lote_duplicado").length >= 1);
       server.process.kill("SIGTERM");
       assert.equal((await server.process.waitForExit(10_000)).code, 0);
+      // The second run sends every batch again: those the first run had stored come back
+      // as duplicates, the rest are stored now. Some of each: the kill came mid-run.
+      const duplicates = actions(server.process.lines, "lote_duplicado").length;
+      assert.ok(duplicates >= after, `${duplicates} duplicates, ${after} stored before the kill`);
+      assert.ok(duplicates < batches, "the first run had not stored every batch");
+      const received = actions(server.process.lines, "apuesta_recibida");
+      assert.equal(received.length, batches, "each batch stored once, by one run or the other");
     } finally {
       first.kill("SIGKILL");
       second?.kill("SIGKILL");
