@@ -85,20 +85,17 @@ Deno.test("SIGTERM in the middle of batches (agencies sending, a frame half rece
     ];
     const files = await writeAgencies(dir, agencies);
     const storagePath = `${dir}/bets.csv`;
-    const server = await startLocalServer({ agencies: 3, storagePath });
-    const clients = files.map((file, i) =>
-      startClient(server.address, i + 1, file, [
-        "--batch-max-amount",
-        "20",
-        "--connect-deadline",
-        "0",
-      ])
-    );
+    // The half frame below waits for the stop however long the agencies take to start.
+    const server = await startLocalServer({
+      agencies: 3,
+      storagePath,
+      args: ["--read-timeout", "60s"],
+    });
     let half: HeldConnection | undefined;
+    const clients: Tp0Process[] = [];
     try {
-      half = await HeldConnection.open(server.port);
-      await server.process.waitForLine((l) => l.includes("action: apuesta_recibida"), 30_000);
       // A batch frame of which the server has read only the first half.
+      half = await HeldConnection.open(server.port);
       const batch = encodeMessage({
         type: MessageType.BET_BATCH,
         agency: 3,
@@ -113,6 +110,19 @@ Deno.test("SIGTERM in the middle of batches (agencies sending, a frame half rece
         }],
       });
       await half.write(batch.subarray(0, batch.length >> 1));
+      for (const [i, file] of files.entries()) {
+        clients.push(startClient(server.address, i + 1, file, [
+          "--batch-max-amount",
+          "10",
+          "--connect-deadline",
+          "0",
+        ]));
+      }
+      // 9,000 batches; the stop follows the first one stored with no wait in between.
+      // The server's log writes block on the pipe the test reads, so it is then at most
+      // a few pipe buffers (some 750 lines each) further: the agencies are still sending,
+      // whatever the speed.
+      await server.process.waitForLine((l) => l.includes("action: apuesta_recibida"), 30_000);
       await terminate(server.process);
       const stored = await assertWhole(storagePath);
       assert.ok(stored > 0 && stored < 90_000, `${stored} rows stored before the stop`);
