@@ -68,7 +68,11 @@ Deno.test("the demo runs the shipped dataset: 80,000 bets stored, 6 winners, a s
 
 Deno.test("Ctrl-C in the middle of the demo stops every process, prints what was done, exit 130", async () => {
   await withTempDir(async (tmp) => {
-    const demo = spawnDemo([], tmp);
+    // One bet a batch: 80,000 batches. Ctrl-C follows the first one the demo relays with no
+    // wait in between, and every log write on the way (server, demo) blocks on a pipe that
+    // is read behind it, so the server is then a few pipe buffers (thousands of lines) past
+    // that line at most: the run cannot have ended first, whatever the speed.
+    const demo = spawnDemo(["--batch-max-amount", "1"], tmp);
     try {
       await demo.waitForLine((line) => line.includes("action: apuesta_recibida"), 30_000);
       demo.kill("SIGINT");
