@@ -75,6 +75,7 @@ export interface ServerOptions {
     idleTimeout: string;
     maxConnections: string;
     serverIp: string;
+    winnersDelay: string;
   }>;
 }
 
@@ -109,6 +110,15 @@ export interface ServerConfig {
    * at (the Compose service name). Logged only; where the server listens is `host`.
    */
   serverIp: string;
+  /**
+   * How long after the draw's `sorteo` line the first winners are sent, as
+   * written (`0s`). Compose's merged log reads each container on its own, so a
+   * client's answer can be printed before the server's draw unless the draw's
+   * line has a head start (README, "Running it the course's way").
+   */
+  winnersDelay: string;
+  /** {@linkcode ServerConfig.winnersDelay} in milliseconds, >= 0. */
+  winnersDelayMs: number;
 }
 
 /** What may be given to {@linkcode loadClientConfig}; everything is optional except an id somewhere. */
@@ -194,7 +204,7 @@ const ADDRESS_EXPECTED = "host:port with a port 1..65535";
 /**
  * The fields of the server's startup `action: config` line, in order, values
  * as configured: `port, listen_backlog, logging_level, agencies, storage_path,
- * read_timeout, idle_timeout, max_connections, host, server_ip` (the course's first three
+ * read_timeout, idle_timeout, max_connections, host, server_ip, winners_delay` (the course's first three
  * first; what this server adds after them).
  */
 export function describeServerConfig(config: ServerConfig): Record<string, string | number> {
@@ -209,6 +219,7 @@ export function describeServerConfig(config: ServerConfig): Record<string, strin
     max_connections: config.maxConnections,
     host: config.host,
     server_ip: config.serverIp,
+    winners_delay: config.winnersDelay,
   };
 }
 
@@ -412,6 +423,15 @@ const SERVER_FIELDS = {
     check: checkHost,
     expected: "a host name or IP address",
   } satisfies Field<string, ServerFlag>,
+  winnersDelay: {
+    key: "WINNERS_DELAY",
+    env: "WINNERS_DELAY",
+    flag: "winnersDelay",
+    flagName: "--winners-delay",
+    fallback: "0s",
+    check: waitDuration(true),
+    expected: "a Go duration >= 0 and <= 24h, like 0s, 500ms, 2s",
+  } satisfies Field<number, ServerFlag>,
 };
 
 const CLIENT_FIELDS = {
@@ -579,6 +599,7 @@ export async function loadServerConfig(options: ServerOptions = {}): Promise<Ser
   const idleTimeout = resolver.value(SERVER_FIELDS.idleTimeout);
   const maxConnections = resolver.value(SERVER_FIELDS.maxConnections);
   const serverIp = resolver.value(SERVER_FIELDS.serverIp);
+  const winnersDelay = resolver.value(SERVER_FIELDS.winnersDelay);
   resolver.finish();
   return {
     configPath,
@@ -594,6 +615,8 @@ export async function loadServerConfig(options: ServerOptions = {}): Promise<Ser
     idleTimeoutMs: idleTimeout!.value,
     maxConnections: maxConnections!.value,
     serverIp: serverIp!.value,
+    winnersDelay: winnersDelay!.text,
+    winnersDelayMs: winnersDelay!.value,
   };
 }
 

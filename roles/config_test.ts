@@ -89,6 +89,8 @@ Deno.test("loadServerConfig() uses the defaults when the default file is missing
         idleTimeoutMs: 60_000,
         maxConnections: 256,
         serverIp: "server",
+        winnersDelay: "0s",
+        winnersDelayMs: 0,
       } satisfies ServerConfig,
     );
   });
@@ -109,6 +111,8 @@ Deno.test("the shipped config/server.ini holds the documented defaults", async (
     idleTimeoutMs: 60_000,
     maxConnections: 256,
     serverIp: "server",
+    winnersDelay: "0s",
+    winnersDelayMs: 0,
   });
 });
 
@@ -159,12 +163,19 @@ Deno.test("loadServerConfig(): flag beats environment beats file beats default, 
       values: ["lotto", "10.0.0.9", "server"],
       prop: "serverIp",
     },
+    {
+      flag: "winnersDelay",
+      key: "WINNERS_DELAY",
+      values: ["1s", "250ms", "0s"],
+      prop: "winnersDelay",
+    },
   ] as const;
   for (const { flag, key, values: [fromFlag, fromEnv, fromFile], prop } of fields) {
     await withFile("server.ini", `[DEFAULT]\n${key} = ${fromFile}\n`, async (configPath) => {
       const expect = (value: string) =>
         prop === "loggingLevel" || prop === "storagePath" || prop === "host" ||
-          prop === "readTimeout" || prop === "idleTimeout" || prop === "serverIp"
+          prop === "readTimeout" || prop === "idleTimeout" || prop === "serverIp" ||
+          prop === "winnersDelay"
           ? value
           : Number(value);
       const flags = { [flag]: fromFlag };
@@ -308,7 +319,7 @@ Deno.test("loadServerConfig() rejects an unknown key, suggesting the closest one
       await serverError({ configPath, env: {} }),
       `Unknown key in ${configPath}: COLOR (expected one of SERVER_PORT, ` +
         "SERVER_LISTEN_BACKLOG, LOGGING_LEVEL, AGENCIES, STORAGE_PATH, SERVER_HOST, " +
-        "READ_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS, SERVER_IP)",
+        "READ_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS, SERVER_IP, WINNERS_DELAY)",
     );
   });
 });
@@ -376,6 +387,7 @@ Deno.test("describeServerConfig() lists the startup fields in order, as configur
     ["max_connections", 256],
     ["host", "0.0.0.0"],
     ["server_ip", "server"],
+    ["winners_delay", "0s"],
   ]);
 });
 

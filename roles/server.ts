@@ -74,6 +74,8 @@ Options:
                            (MAX_CONNECTIONS, default ${DEFAULT_MAX_CONNECTIONS})
   --server-ip <name>       the name agencies reach this server at; logged only,
                            --host is where it listens (SERVER_IP, default server)
+  --winners-delay <d>      wait this long after the draw's log line before sending
+                           winners, so merged logs show it first (WINNERS_DELAY, default 0s)
   -h, --help               show this help
 
 Precedence: flag > environment variable > config file > default.
@@ -157,6 +159,8 @@ class Server implements ServerHandle {
   #sessions = new Set<Session>();
   #refusals = new Set<Promise<void>>();
   #closing = new AbortController();
+  /** Resolves `winnersDelay` after the `sorteo` line: no winners go out before. */
+  #announced = Promise.withResolvers<void>();
   #accepting: Promise<void>;
   #closed?: Promise<void>;
 
@@ -213,6 +217,7 @@ class Server implements ServerHandle {
       signal: this.#closing.signal,
       config: this.#config,
       onLastDone: () => this.#runDraw(),
+      announced: this.#announced.promise,
     });
     this.#sessions.add(session);
     session.run().finally(() => this.#sessions.delete(session));
@@ -244,8 +249,15 @@ class Server implements ServerHandle {
       let total = 0;
       for (const documents of winners.values()) total += documents.length;
       log.info({ action: "sorteo", result: "success", cant_ganadores: total });
+      // The draw's line gets a head start on the answers it causes (README, "Running it
+      // the course's way"); a shutdown meanwhile ends the wait.
+      if (this.#config.winnersDelayMs > 0) {
+        await sleep(this.#config.winnersDelayMs, this.#closing.signal);
+      }
     } catch (error) {
       log.error({ action: "sorteo", result: "fail", error: describeError(error) });
+    } finally {
+      this.#announced.resolve();
     }
   }
 
@@ -314,6 +326,8 @@ interface SessionContext {
   config: Pick<ServerConfig, "readTimeoutMs" | "idleTimeoutMs">;
   /** Called once, by the session whose "agency done" completes the set. */
   onLastDone: () => void;
+  /** Resolves once winners may be sent: the draw is logged and its head start is over. */
+  announced: Promise<void>;
 }
 
 /** A request the server cannot serve (its storage failed): answered with ERROR, then closed. */
@@ -679,7 +693,7 @@ class Session {
     }
     await this.#flushOutbox();
     // Waiting for the draw on behalf of the agency: not idle (the watchdog is disarmed).
-    const draw = abortable(lottery.winners(agency), this.#ctx.signal);
+    const draw = abortable(this.#winnersOnceAnnounced(agency), this.#ctx.signal);
     if (reader.buffered === 0) {
       // Watch the socket meanwhile: a peer that goes away must not hold its slot until the draw.
       const peek = reader.peek().catch(() => null);
@@ -699,6 +713,13 @@ class Session {
       cant_ganadores: winners.length,
     });
     return true;
+  }
+
+  /** `agency`'s winners, once the draw's line has had its head start. */
+  async #winnersOnceAnnounced(agency: number): Promise<readonly string[]> {
+    const winners = await this.#ctx.lottery.winners(agency);
+    await this.#ctx.announced;
+    return winners;
   }
 
   /** Queues bytes (or a promise of them) to be written after every earlier reply. */
@@ -848,6 +869,7 @@ export function runServer(args: string[]): Promise<number> {
         "idle-timeout": { type: "string" },
         "max-connections": { type: "string" },
         "server-ip": { type: "string" },
+        "winners-delay": { type: "string" },
       },
     });
     if (help) {
@@ -869,6 +891,7 @@ export function runServer(args: string[]): Promise<number> {
           idleTimeout: values["idle-timeout"],
           maxConnections: values["max-connections"],
           serverIp: values["server-ip"],
+          winnersDelay: values["winners-delay"],
         },
       });
     } catch (error) {

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { spawnTp0 } from "../tools/processes.ts";
+import { spawnTp0, startLocalServer } from "../tools/processes.ts";
 import { records, runLottery, withTempDir, writeAgencies } from "./_helpers.ts";
 
 /** The course's base `server/config.ini`, byte for byte. */
@@ -46,9 +46,9 @@ Deno.test("tp0 server starts on the course's config.ini, byte for byte and in up
       const line = await serverConfigLine(ini, {});
       assert.match(line, /action: config \| result: success \| port: 0 \| listen_backlog: 5 \| /);
       assert.match(line, /\| logging_level: INFO \| /);
-      assert.match(line, /\| server_ip: server$/);
+      assert.match(line, /\| server_ip: server \| /);
       const overridden = await serverConfigLine(ini, { SERVER_IP: "10.9.8.7" });
-      assert.match(overridden, /\| server_ip: 10\.9\.8\.7$/);
+      assert.match(overridden, /\| server_ip: 10\.9\.8\.7 \| /);
     }
   });
 });
@@ -98,5 +98,48 @@ Deno.test("no log line of the server or a client uses the action 'exit'", async 
       assert.equal(all.at(-1)?.action, "finished", process.tail());
       assert.equal(all.at(-1)?.fields.code, "0");
     }
+  });
+});
+
+Deno.test("--winners-delay holds every winners reply that long after the sorteo line", async () => {
+  await withTempDir(async (dir) => {
+    const [file] = await writeAgencies(dir, [{ agency: 1, bets: 20, winnersAt: [3] }]);
+    const seen = new Map<string, number>();
+    const server = await startLocalServer({
+      agencies: 1,
+      storagePath: `${dir}/bets.csv`,
+      args: ["--winners-delay", "400ms"],
+      onLine: (line) => {
+        const action = /action: (\w+)/.exec(line)?.[1];
+        if (action !== undefined && !seen.has(action)) seen.set(action, performance.now());
+      },
+    });
+    const client = spawnTp0([
+      "client",
+      "--id",
+      "1",
+      "--server-address",
+      server.address,
+      "--data",
+      file,
+    ]);
+    try {
+      assert.equal((await client.waitForExit(30_000)).code, 0, client.tail());
+      server.process.kill("SIGTERM");
+      assert.equal((await server.process.waitForExit(10_000)).code, 0);
+    } finally {
+      client.kill("SIGKILL");
+      server.process.kill("SIGKILL");
+      await Promise.all([client.status, server.process.status]);
+    }
+    assert.match(
+      server.process.lines.find((l) => l.includes("action: config"))!,
+      /winners_delay: 400ms/,
+    );
+    const gap = seen.get("ganadores_enviados")! - seen.get("sorteo")!;
+    assert.ok(
+      gap >= 350,
+      `winners sent ${gap.toFixed(0)} ms after the sorteo line (expected >= 400)`,
+    );
   });
 });
