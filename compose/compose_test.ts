@@ -158,6 +158,13 @@ Deno.test("runGenCompose() in bet mode puts the statement's bet in every client'
   }
 });
 
+Deno.test("runGenCompose() double-quotes every environment value (no YAML 1.1 dates or numbers)", async () => {
+  const { text } = await generate(1, ["--mode", "bet"]);
+  for (const line of ['NACIMIENTO: "1999-03-17"', 'NUMERO: "7574"', 'NOMBRE: "Santiago Lionel"']) {
+    assert.ok(text.includes(line), `${line} in:\n${text}`);
+  }
+});
+
 Deno.test("runGenCompose() --bet sets the bet of bet mode", async () => {
   const { code, compose } = await generate(1, [
     "--mode",

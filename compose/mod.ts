@@ -86,6 +86,13 @@ export function composeToYaml(compose: ComposeFile, options: ComposeYamlOptions 
       if ((key === "command" || key === "test" || key === "networks") && YAML.isSeq(pair.value)) {
         pair.value.flow = true;
       }
+      // Every environment value double-quoted: Compose reads YAML 1.1, where a bare
+      // 1999-03-17 is a timestamp (the client got "1999-03-17 00:00:00 +0000 UTC").
+      if (key === "environment" && YAML.isMap(pair.value)) {
+        for (const item of pair.value.items) {
+          if (YAML.isScalar(item.value)) item.value.type = "QUOTE_DOUBLE";
+        }
+      }
     },
   });
   if (options.comment !== undefined && options.comment.length > 0) {

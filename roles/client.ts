@@ -27,6 +27,7 @@ import {
   packBets,
   type PackedRecords,
   readAgencyBetsPacked,
+  validateBet,
 } from "../store/mod.ts";
 import {
   EXIT_FAIL,
@@ -824,7 +825,7 @@ export function singleBetFromEnv(
   if (!/^\d+$/.test(env.NUMERO!) || !Number.isSafeInteger(number)) {
     throw new ConfigError(`Invalid NUMERO: "${env.NUMERO}" (expected an integer 0..99999)`);
   }
-  return {
+  const bet = {
     agency,
     firstName: env.NOMBRE!,
     lastName: env.APELLIDO!,
@@ -832,6 +833,12 @@ export function singleBetFromEnv(
     birthdate: env.NACIMIENTO!,
     number,
   };
+  // Checked as the server will check it: a bad bet stops the client at start (exit 2).
+  const problem = validateBet(bet, { agencies: agency });
+  if (problem !== undefined) {
+    throw new ConfigError(`Invalid bet in ${SINGLE_BET_ENV.join(", ")}: ${problem}`);
+  }
+  return bet;
 }
 
 async function* oneBet(bet: Bet): AsyncGenerator<PackedRecords> {

@@ -15,9 +15,15 @@
  */
 
 import YAML from "yaml";
-import { type ClientMode, composeToYaml, generateCompose, NETWORK_NAME } from "../compose/mod.ts";
+import {
+  type ClientMode,
+  type ComposeFile,
+  composeToYaml,
+  generateCompose,
+  NETWORK_NAME,
+} from "../compose/mod.ts";
 import { type ParsedLogLine, parseLogLine } from "../roles/log.ts";
-import { buildImage, docker, ROOT, type RunResult } from "../tools/docker.ts";
+import { buildImage, docker, engineProblem, ROOT, type RunResult } from "../tools/docker.ts";
 
 /** A terminal escape sequence (`ESC [2K`, colours). */
 const ANSI_ESCAPE = new RegExp(`${String.fromCharCode(0x1b)}\\[[0-9;?]*[A-Za-z]`, "g");
@@ -27,6 +33,33 @@ const RUN_ID = crypto.getRandomValues(new Uint8Array(2)).reduce(
   (hex, byte) => hex + byte.toString(16).padStart(2, "0"),
   "",
 );
+
+/** Why no Docker engine answers, or undefined: asked once per test run. */
+const problem = await engineProblem();
+if (problem !== undefined) {
+  console.log(
+    Deno.env.get("CI") === "true"
+      ? `docker tests: FAIL: docker engine unavailable (CI=true): ${problem}`
+      : `docker tests: SKIPPED: ${problem}; start an engine with ` +
+        "`bash ../shared/tools/docker-engine.sh` to run them",
+  );
+}
+
+/**
+ * A test that needs a Docker engine. Without one it is ignored (and the reason
+ * said once), except in CI (`CI=true`), where it fails with the reason: a
+ * broken engine set-up must not pass as a green run with every test ignored.
+ */
+export function dockerTest(name: string, fn: () => Promise<void>): void {
+  const inCi = Deno.env.get("CI") === "true";
+  Deno.test({
+    name: `docker: ${name}`,
+    ignore: problem !== undefined && !inCi,
+    fn: problem === undefined ? fn : () => {
+      throw new Error(`docker engine unavailable (CI=true): ${problem}`);
+    },
+  });
+}
 
 /** The image the tests build and run (the user's `tp0:latest` is left alone). */
 export const TEST_IMAGE = "tp0:test";
@@ -107,12 +140,29 @@ export class TestSystem {
   readonly dir: string;
   /** The network the services join. */
   readonly network: string;
+  /** The Compose file, in {@linkcode TestSystem.dir}. */
+  readonly file: string;
   #extraContainers: string[] = [];
 
-  private constructor(project: string, dir: string) {
+  private constructor(project: string, dir: string, file = `${dir}/docker-compose.yaml`) {
     this.project = project;
     this.dir = dir;
     this.network = `${project}_${NETWORK_NAME}`;
+    this.file = file;
+  }
+
+  /**
+   * Takes over a Compose file that something else wrote (the course's
+   * `generar-compose.sh`) in `dir`, a temporary folder the system now owns:
+   * the file is isolated in place as {@linkcode TestSystem.create} isolates
+   * its own (project name, container-name prefix, a free subnet).
+   */
+  static async adopt(name: string, dir: string, file: string): Promise<TestSystem> {
+    const project = `tp0test-${RUN_ID}-${name}`;
+    const system = new TestSystem(project, dir, file);
+    const compose = YAML.parse(await Deno.readTextFile(file));
+    await Deno.writeTextFile(file, composeToYaml(await isolate(compose, project)));
+    return system;
   }
 
   /** Writes the system's files in a new temporary folder. */
@@ -135,12 +185,7 @@ export class TestSystem {
         mode: options.mode,
         image: TEST_IMAGE,
       });
-      compose.name = project;
-      for (const [name, service] of Object.entries(compose.services)) {
-        service.container_name = `${project}-${name}`;
-      }
-      compose.networks[NETWORK_NAME].ipam.config = [{ subnet: await freeSubnet() }];
-      await Deno.writeTextFile(`${dir}/docker-compose.yaml`, composeToYaml(compose));
+      await Deno.writeTextFile(system.file, composeToYaml(await isolate(compose, project)));
     } catch (error) {
       await Deno.remove(dir, { recursive: true });
       throw error;
@@ -276,27 +321,135 @@ export class TestSystem {
       if (result.code !== 0) problems.push(result.stderr.trim());
     }
     const args = ["down", "--volumes", "--remove-orphans", "--timeout", "1"];
-    const result = await this.#compose(args, 60_000);
+    const result = await this.compose(args, 60_000);
     if (result.code !== 0) problems.push(result.stderr.trim());
     await Deno.remove(this.dir, { recursive: true });
     if (problems.length > 0) throw new Error(`Cleanup of ${this.project}: ${problems.join("; ")}`);
   }
 
-  #compose(args: string[], timeoutMs = 60_000): Promise<RunResult> {
-    return docker([
-      "compose",
-      "--project-name",
-      this.project,
-      "--file",
-      `${this.dir}/docker-compose.yaml`,
-      ...args,
-    ], { timeoutMs, cwd: this.dir });
+  /** `docker compose <args>` on this system, as a user types it (no project flag needed). */
+  compose(args: string[], timeoutMs = 60_000): Promise<RunResult> {
+    return docker(["compose", "--file", this.file, ...args], { timeoutMs, cwd: this.dir });
+  }
+
+  /**
+   * `docker compose logs -f` started now and read line by line as a grader
+   * reads it (escapes stripped), until {@linkcode LogFollower.stop}.
+   */
+  follow(): LogFollower {
+    return new LogFollower(["compose", "--file", this.file, "logs", "-f"], this.dir);
   }
 
   async #composeOk(args: string[], timeoutMs: number): Promise<string> {
-    const result = await this.#compose(args, timeoutMs);
+    const result = await this.compose(args, timeoutMs);
     if (result.code !== 0) throw commandError(["compose", ...args], result);
     return result.stdout;
+  }
+}
+
+/**
+ * A Compose file made safe to run beside the user's system and other test
+ * runs: project `project`, every container name prefixed with it, and a free
+ * subnet. Service names, and so the server's DNS name, stay as they are.
+ */
+async function isolate(compose: ComposeFile, project: string): Promise<ComposeFile> {
+  compose.name = project;
+  for (const [name, service] of Object.entries(compose.services)) {
+    service.container_name = `${project}-${name}`;
+  }
+  compose.networks[NETWORK_NAME].ipam.config = [{ subnet: await freeSubnet() }];
+  return compose;
+}
+
+/** One line of `docker compose logs -f` as the course's parser reads it. */
+export interface GraderLine {
+  /** What stands before the first `|`: the container name. */
+  source: string;
+  /** `action`, `result` and every other `key: value` after it; empty for other lines. */
+  fields: Record<string, string>;
+  /** The whole line, escapes stripped. */
+  raw: string;
+}
+
+/**
+ * Parses a merged log line the way the course's graders do: the source before
+ * the first `|`, then every `|`-separated part split at its `: ` into a key
+ * (the last word before it) and a value. Compose's own `<name> exited with
+ * code N` becomes action `exit` with `code`, as their parser maps it.
+ */
+export function parseGraderLine(raw: string): GraderLine | undefined {
+  const exited = /^(\S+) exited with code (\d+)$/.exec(raw.trim());
+  if (exited !== null) {
+    return { source: exited[1], fields: { action: "exit", code: exited[2] }, raw };
+  }
+  const bar = raw.indexOf("|");
+  if (bar < 0) return undefined;
+  const fields: Record<string, string> = {};
+  for (const part of raw.slice(bar + 1).split("|")) {
+    const colon = part.indexOf(": ");
+    if (colon < 0) continue;
+    const key = part.slice(0, colon).trim().split(/\s+/).at(-1)!;
+    fields[key] = part.slice(colon + 2).trim();
+  }
+  return { source: raw.slice(0, bar).trim(), fields, raw };
+}
+
+/** A running `docker compose logs -f` and every line it has printed so far. */
+export class LogFollower {
+  /** Every line so far, in the order Compose printed them, escapes stripped. */
+  readonly lines: string[] = [];
+  #child: Deno.ChildProcess;
+  #done: Promise<void>;
+
+  constructor(args: string[], cwd: string) {
+    this.#child = new Deno.Command("docker", {
+      args,
+      cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    this.#done = this.#read();
+  }
+
+  async #read(): Promise<void> {
+    let rest = "";
+    for await (const chunk of this.#child.stdout.pipeThrough(new TextDecoderStream())) {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop()!;
+      for (const part of parts) this.lines.push(part.replace(ANSI_ESCAPE, ""));
+    }
+    if (rest !== "") this.lines.push(rest.replace(ANSI_ESCAPE, ""));
+  }
+
+  /** The lines parsed as the course's graders parse them. */
+  parsed(): GraderLine[] {
+    return this.lines.map(parseGraderLine).filter((line) => line !== undefined);
+  }
+
+  /** Waits until `test` holds for the lines so far; throws after `timeoutMs`. */
+  async waitFor(test: (lines: GraderLine[]) => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!test(this.parsed())) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `logs -f: condition not met in ${timeoutMs} ms; last lines:\n` +
+            this.lines.slice(-15).join("\n"),
+        );
+      }
+      await delay(100);
+    }
+  }
+
+  /** Stops following (the lines read so far stay). */
+  async stop(): Promise<void> {
+    try {
+      this.#child.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    await this.#done;
+    await this.#child.status;
   }
 }
 

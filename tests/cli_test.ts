@@ -77,6 +77,11 @@ const badConfig: [string[], Record<string, string>, RegExp][] = [
   [["client", "--id", "1", "--config", "nope.yaml"], {}, /Config file not found: "nope.yaml"/],
   [["client", "--id", "1"], { NOMBRE: "Ana" }, /Incomplete bet in the environment: missing APELL/],
   [["client", "--id", "1"], { ...EXERCISE_5_BET, NUMERO: "7x" }, /Invalid NUMERO: "7x"/],
+  [
+    ["client", "--id", "1"],
+    { ...EXERCISE_5_BET, NACIMIENTO: "1999-03-17 00:00:00 +0000 UTC" },
+    /Invalid bet in NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO, NUMERO: Invalid birthdate: "1999-03-17 00:00:00/,
+  ],
 ];
 
 for (const [args, env, message] of badConfig) {

@@ -4,49 +4,26 @@
  * every check read from `docker compose logs` the way a grader reads them.
  *
  * They run when a Docker engine answers `docker info`; otherwise one line
- * says why and each test is reported as ignored. Systems run one after
+ * says why and each test is reported as ignored, except with CI=true, where
+ * each fails with the reason ({@linkcode dockerTest}). Systems run one after
  * another and each is removed (containers, network, volume, files) even when
  * its test fails.
  */
 
 import assert from "node:assert/strict";
 import { VERSION } from "../main.ts";
-import { engineProblem, formatMegabytes, ROOT, run } from "../tools/docker.ts";
+import { formatMegabytes, ROOT, run } from "../tools/docker.ts";
 import { agencyCsv, type AgencyCsvOptions } from "./_helpers.ts";
 import {
   type ComposeLogLine,
   dockerOk,
+  dockerTest,
   recordsOf,
   TEST_IMAGE,
   testImage,
   type TestSystem,
   withSystem,
 } from "./_docker.ts";
-
-const problem = await engineProblem();
-/** In CI (CI=true) an engine is required: without one each test fails with the reason. */
-const engineRequired = Deno.env.get("CI") === "true";
-if (problem !== undefined && !engineRequired) {
-  console.log(
-    `docker tests: SKIPPED: ${problem}; start an engine with ` +
-      "`bash ../shared/tools/docker-engine.sh` to run them",
-  );
-}
-
-/**
- * A test that needs a Docker engine: ignored (and said once) when none answers, or
- * with CI=true failed with the reason, so that a broken engine set-up cannot pass.
- */
-function dockerTest(name: string, fn: () => Promise<void>): void {
-  const unavailable = () => {
-    throw new Error(`docker engine unavailable (CI=true): ${problem}`);
-  };
-  Deno.test({
-    name: `docker: ${name}`,
-    ignore: problem !== undefined && !engineRequired,
-    fn: problem === undefined ? fn : unavailable,
-  });
-}
 
 function clientNames(count: number): string[] {
   return Array.from({ length: count }, (_, index) => `client${index + 1}`);
