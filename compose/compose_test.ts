@@ -71,7 +71,10 @@ for (const count of [0, 1, 5]) {
       "/data/bets.csv",
     ]);
     // The server takes AGENCIES 1..65535: with no clients the ini value stands.
-    assert.deepEqual(server.environment, count === 0 ? undefined : { AGENCIES: String(count) });
+    assert.deepEqual(
+      server.environment,
+      count === 0 ? { WINNERS_DELAY: "1s" } : { AGENCIES: String(count), WINNERS_DELAY: "1s" },
+    );
     assert.deepEqual(server.volumes, [
       {
         type: "bind",
@@ -163,6 +166,12 @@ Deno.test("runGenCompose() double-quotes every environment value (no YAML 1.1 da
   for (const line of ['NACIMIENTO: "1999-03-17"', 'NUMERO: "7574"', 'NOMBRE: "Santiago Lionel"']) {
     assert.ok(text.includes(line), `${line} in:\n${text}`);
   }
+});
+
+Deno.test("runGenCompose() --winners-delay sets the server's WINNERS_DELAY", async () => {
+  const { code, compose } = await generate(2, ["--winners-delay", "250ms"]);
+  assert.equal(code, 0);
+  assert.equal(compose.services.server.environment?.WINNERS_DELAY, "250ms");
 });
 
 Deno.test("runGenCompose() --bet sets the bet of bet mode", async () => {
@@ -271,6 +280,10 @@ const BAD_ARGUMENTS: { args: string[]; reason: string }[] = [
   {
     args: ["OUT", "5", "--mode", "bet", "--bet", "A,B,12x,2000-01-01,7"],
     reason: 'Invalid --bet: Invalid document: "12x" (expected 1-10 digits)',
+  },
+  {
+    args: ["OUT", "5", "--winners-delay", "soon"],
+    reason: 'Invalid --winners-delay: "soon" (expected a Go duration >= 0, like 0s, 1s)',
   },
   {
     args: ["OUT", "5", "--server-config", ""],

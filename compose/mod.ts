@@ -16,6 +16,7 @@ import {
   runCommand,
   UsageError,
 } from "../roles/cli.ts";
+import { parseDuration } from "../roles/duration.ts";
 import { validateBet } from "../store/mod.ts";
 import {
   CLIENT_MODES,
@@ -25,6 +26,7 @@ import {
   DEFAULT_CLIENT_CONFIG,
   DEFAULT_IMAGE,
   DEFAULT_SERVER_CONFIG,
+  DEFAULT_WINNERS_DELAY,
   type EnvBet,
   generateCompose,
   MAX_CLIENTS,
@@ -50,6 +52,9 @@ Options:
                            (default "${Object.values(DEFAULT_BET).join(",")}")
   --server-config <path>   the server's INI file (default ${DEFAULT_SERVER_CONFIG})
   --client-config <path>   the clients' YAML file (default ${DEFAULT_CLIENT_CONFIG})
+  --winners-delay <d>      the server's WINNERS_DELAY: how long its sorteo line leads the
+                           winners, so that \`docker compose logs -f\` shows the draw before
+                           any answer (default ${DEFAULT_WINNERS_DELAY}; 0s turns it off)
   --image IMAGE            image of every service (default ${DEFAULT_IMAGE})
   -h, --help               show this help
 
@@ -118,6 +123,7 @@ export function runGenCompose(args: string[], output: RunOutput = {}): Promise<n
         image: { type: "string" },
         "server-config": { type: "string" },
         "client-config": { type: "string" },
+        "winners-delay": { type: "string" },
       },
       usage: GEN_COMPOSE_USAGE,
       allowPositionals: true,
@@ -146,10 +152,18 @@ export function runGenCompose(args: string[], output: RunOutput = {}): Promise<n
     const bet = values.bet === undefined ? undefined : parseBet(values.bet);
     const serverConfig = values["server-config"] ?? DEFAULT_SERVER_CONFIG;
     const clientConfig = values["client-config"] ?? DEFAULT_CLIENT_CONFIG;
+    const winnersDelay = parseWinnersDelay(values["winners-delay"] ?? DEFAULT_WINNERS_DELAY);
 
     let compose: ComposeFile;
     try {
-      compose = generateCompose(agencies, { mode, image, bet, serverConfig, clientConfig });
+      compose = generateCompose(agencies, {
+        mode,
+        image,
+        bet,
+        serverConfig,
+        clientConfig,
+        winnersDelay,
+      });
     } catch (error) {
       if (error instanceof RangeError) throw new UsageError(error.message, { cause: error });
       throw error;
@@ -159,6 +173,7 @@ export function runGenCompose(args: string[], output: RunOutput = {}): Promise<n
       ...(bet === undefined ? [] : [`--bet ${JSON.stringify(values.bet)}`]),
       `--server-config ${serverConfig}`,
       `--client-config ${clientConfig}`,
+      `--winners-delay ${winnersDelay}`,
       `--image ${image}`,
     ];
     const text = composeToYaml(compose, {
@@ -193,7 +208,14 @@ function parseClientCount(text: string): number {
 }
 
 /** The flags that take a value (a value that starts with `-` is not a count). */
-const VALUE_FLAGS = ["--mode", "--bet", "--image", "--server-config", "--client-config"];
+const VALUE_FLAGS = [
+  "--mode",
+  "--bet",
+  "--image",
+  "--server-config",
+  "--client-config",
+  "--winners-delay",
+];
 
 /**
  * parseArgs would report `-1` as an unknown option: name it as the bad count
@@ -233,6 +255,22 @@ function parseBet(text: string): EnvBet {
   }, { agencies: 1 });
   if (problem !== undefined) throw new UsageError(`Invalid --bet: ${problem}`);
   return { NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO, NUMERO };
+}
+
+/** Checks `--winners-delay` as the server will (a Go duration, 0 to 24h). */
+function parseWinnersDelay(text: string): string {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch {
+    ms = NaN;
+  }
+  if (!(ms >= 0 && ms <= 24 * 3_600_000)) {
+    throw new UsageError(
+      `Invalid --winners-delay: ${JSON.stringify(text)} (expected a Go duration >= 0, like 0s, 1s)`,
+    );
+  }
+  return text;
 }
 
 /** Parses `--mode`. */
