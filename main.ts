@@ -11,7 +11,7 @@
  */
 
 import denoJson from "./deno.json" with { type: "json" };
-import { EXIT_OK, EXIT_USAGE, printErr, printOut } from "./roles/cli.ts";
+import { closest, EXIT_OK, EXIT_USAGE, printErr, printOut } from "./util/mod.ts";
 import { holdShutdownSignals } from "./roles/shutdown.ts";
 
 /** The program's version, from deno.json. */
@@ -87,26 +87,8 @@ function printUsageError(reason: string): void {
 
 /** ` (did you mean 'server'?)` for a near miss, or nothing. */
 function suggest(word: string): string {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const name of Object.keys(COMMANDS)) {
-    const distance = editDistance(word, name);
-    if (distance < bestDistance) [best, bestDistance] = [name, distance];
-  }
+  const best = closest(word, Object.keys(COMMANDS), { maxDistance: 2 });
   return best === undefined ? "" : ` (did you mean '${best}'?)`;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost);
-    }
-    previous = current;
-  }
-  return previous[b.length];
 }
 
 if (import.meta.main) {

@@ -15,8 +15,8 @@ import {
   printOut,
   runCommand,
   UsageError,
-} from "../roles/cli.ts";
-import { parseDuration } from "../roles/duration.ts";
+} from "../util/mod.ts";
+import { parseDuration } from "../util/mod.ts";
 import { validateBet } from "../store/mod.ts";
 import {
   CLIENT_MODES,

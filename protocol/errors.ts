@@ -43,6 +43,7 @@ const CLOSED_ERRORS: ReadonlyArray<new (...args: never[]) => Error> = [
   Deno.errors.BrokenPipe,
   Deno.errors.UnexpectedEof,
   Deno.errors.Interrupted,
+  Deno.errors.WriteZero,
 ];
 
 /**

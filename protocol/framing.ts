@@ -7,6 +7,7 @@
  * @module
  */
 
+import { writeAll as writeEvery } from "../util/mod.ts";
 import { ConnectionClosedError, ProtocolError, toConnectionError } from "./errors.ts";
 import {
   ErrorCode,
@@ -339,33 +340,14 @@ export function readFrame(
 
 /**
  * Writes every byte of `bytes`, calling `writer.write` again after a short write.
- * Socket errors such as `BrokenPipe` become {@linkcode ConnectionClosedError}.
+ * Socket errors such as `BrokenPipe`, and a writer that stalls (writes 0 bytes
+ * again and again), become {@linkcode ConnectionClosedError}.
  */
 export async function writeAll(writer: ByteSink, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  let empty = 0;
-  while (offset < bytes.length) {
-    let count: number;
-    try {
-      count = await writer.write(bytes.subarray(offset));
-    } catch (error) {
-      throw toConnectionError(error);
-    }
-    if (!Number.isInteger(count) || count < 0 || count > bytes.length - offset) {
-      throw new RangeError(
-        `Invalid write result: ${count} (expected 0..${bytes.length - offset})`,
-      );
-    }
-    if (count === 0) {
-      if (++empty >= MAX_EMPTY_CALLS) {
-        throw new ConnectionClosedError(
-          `Connection stalled: ${MAX_EMPTY_CALLS} writes in a row wrote 0 bytes`,
-        );
-      }
-    } else {
-      empty = 0;
-      offset += count;
-    }
+  try {
+    await writeEvery(writer, bytes);
+  } catch (error) {
+    throw toConnectionError(error);
   }
 }
 

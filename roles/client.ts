@@ -37,7 +37,8 @@ import {
   printErr,
   printOut,
   runCommand,
-} from "./cli.ts";
+  splitHostPort,
+} from "../util/mod.ts";
 import {
   type ClientConfig,
   ConfigError,
@@ -253,7 +254,7 @@ export async function connectWithRetry(
   address: string,
   options: ConnectWithRetryOptions,
 ): Promise<{ conn: Deno.TcpConn; attempts: number }> {
-  const { hostname, port } = splitAddress(address);
+  const { hostname, port } = splitHostPort(address);
   const signal = options.signal ?? new AbortController().signal;
   let backoff = BACKOFF_FIRST_MS;
   let lastLog = Number.NEGATIVE_INFINITY;
@@ -884,13 +885,6 @@ class Peer {
       `Unexpected message: ${messageTypeName(message.type)} (expected ${messageTypeName(type)})`,
     );
   }
-}
-
-/** Splits `host:port` or `[v6]:port`. */
-export function splitAddress(address: string): { hostname: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(address);
-  if (!match) throw new RangeError(`Invalid address: "${address}" (expected host:port)`);
-  return { hostname: match[1] ?? match[2], port: Number(match[3]) };
 }
 
 function describe(error: unknown): string {

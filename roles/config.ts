@@ -23,7 +23,7 @@
 // No CommonJS package here: loading one costs a process ~40 ms (Deno's CommonJS
 // loader). INI values are read by iniValue() below, and the client's YAML by
 // js-yaml (an ES module), imported only when a client reads its file.
-import { parseDuration } from "./duration.ts";
+import { ADDRESS_EXPECTED, closest, parseDuration, splitHostPort } from "../util/mod.ts";
 import { type LogLevel, parseLogLevel } from "./log.ts";
 
 /** A bad configuration; the message is one line naming every bad key, value and expectation. */
@@ -157,7 +157,7 @@ export interface ClientConfig {
   configPath: string;
   /** Agency id, 1..65535. */
   id: number;
-  /** `host:port` of the server, port 1..65535 (see {@linkcode splitServerAddress}). */
+  /** `host:port` of the server, port 1..65535 (see `splitHostPort` in util/). */
   serverAddress: string;
   /** Echo mode: how many messages to send, >= 0. */
   loopAmount: number;
@@ -181,25 +181,6 @@ export interface ClientConfig {
   /** {@linkcode ClientConfig.connectDeadline} in milliseconds, >= 0. */
   connectDeadlineMs: number;
 }
-
-/**
- * Splits `host:port` (`server:12345`, `127.0.0.1:80`, `[::1]:80`) into a
- * host name (IPv6 without brackets) and a port 1..65535.
- *
- * @throws {RangeError} `Invalid server address: "x" (expected host:port with a port 1..65535)`
- */
-export function splitServerAddress(address: string): { hostname: string; port: number } {
-  const match = /^(?:\[([0-9A-Za-z:.%]+)\]|([A-Za-z0-9._-]+)):([0-9]{1,5})$/.exec(address);
-  const port = match === null ? NaN : Number(match[3]);
-  if (match === null || port < 1 || port > 65535) {
-    throw new RangeError(
-      `Invalid server address: ${JSON.stringify(address)} (expected ${ADDRESS_EXPECTED})`,
-    );
-  }
-  return { hostname: match[1] ?? match[2], port };
-}
-
-const ADDRESS_EXPECTED = "host:port with a port 1..65535";
 
 /**
  * The fields of the server's startup `action: config` line, in order, values
@@ -317,7 +298,7 @@ function waitDuration(allowZero: boolean): Check<number> {
 
 function checkAddress(text: string): string | undefined {
   try {
-    splitServerAddress(text);
+    splitHostPort(text);
     return text;
   } catch {
     return undefined;
@@ -886,46 +867,4 @@ function unknownKey(path: string, key: string, known: readonly string[]): string
   return suggestion === undefined
     ? `Unknown key in ${path}: ${key} (expected one of ${known.join(", ")})`
     : `Unknown key in ${path}: ${key} (did you mean ${suggestion}?)`;
-}
-
-/** The known key a typo most likely meant, if any is close enough. */
-function closest(key: string, known: readonly string[]): string | undefined {
-  const lower = key.toLowerCase();
-  let best: string | undefined;
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (const candidate of known) {
-    const distance = editDistance(lower, candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  if (best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 3))) return best;
-  // `PORT` for `SERVER_PORT`, `amount` for `loop.amount`
-  return known.find((candidate) => {
-    const c = candidate.toLowerCase();
-    return c.endsWith(`_${lower}`) || c.endsWith(`.${lower}`);
-  });
-}
-
-/** Optimal string alignment distance (a transposition counts as one edit). */
-function editDistance(a: string, b: string): number {
-  const rows = a.length + 1;
-  const cols = b.length + 1;
-  const d: number[][] = Array.from({ length: rows }, (_, i) => {
-    const row = new Array<number>(cols).fill(0);
-    row[0] = i;
-    return row;
-  });
-  for (let j = 0; j < cols; j++) d[0][j] = j;
-  for (let i = 1; i < rows; i++) {
-    for (let j = 1; j < cols; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[rows - 1][cols - 1];
 }

@@ -10,7 +10,6 @@ import {
   loadServerConfig,
   type ServerConfig,
   type ServerOptions,
-  splitServerAddress,
 } from "./config.ts";
 import { formatEvent } from "./log.ts";
 
@@ -788,20 +787,6 @@ Deno.test("describeClientConfig() lists the startup fields in order, as configur
       "loop_amount: 5 | loop_period: 100ms | log_level: DEBUG | mode: lottery | " +
       "batch_max_amount: 100 | data_path: .data/agency-2.csv | connect_deadline: 30s",
   );
-});
-
-Deno.test("splitServerAddress() splits host:port and rejects anything else", () => {
-  assert.deepEqual(splitServerAddress("server:12345"), { hostname: "server", port: 12345 });
-  assert.deepEqual(splitServerAddress("127.0.0.1:1"), { hostname: "127.0.0.1", port: 1 });
-  assert.deepEqual(splitServerAddress("[::1]:65535"), { hostname: "::1", port: 65535 });
-  for (const bad of ["server", ":80", "server:", "::1:80", "server:65536", "a b:1", "s:1x"]) {
-    assert.throws(() => splitServerAddress(bad), {
-      name: "RangeError",
-      message: `Invalid server address: ${
-        JSON.stringify(bad)
-      } (expected host:port with a port 1..65535)`,
-    }, bad);
-  }
 });
 
 Deno.test("iniValue() reads a value as the ini package did: quotes, comments, escapes", () => {

@@ -32,6 +32,7 @@ import {
   resetSync,
   type Sink,
 } from "@logtape/logtape";
+import { writeAllSync } from "../util/mod.ts";
 
 /** Our level names, as printed. */
 export type LogLevel = "DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL";
@@ -312,13 +313,11 @@ export function formatLine(event: LogEvent, options: FormatLineOptions): string 
 const encoder = new TextEncoder();
 
 function writeStdout(bytes: Uint8Array): void {
-  let written = 0;
-  while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
+  writeAllSync(Deno.stdout, bytes);
 }
 
 function writeStderr(bytes: Uint8Array): void {
-  let written = 0;
-  while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
+  writeAllSync(Deno.stderr, bytes);
 }
 
 /** The stdout sink: one line a record; after a first write failure, later ones are dropped. */

@@ -25,7 +25,7 @@ import {
   writeAll,
 } from "../protocol/mod.ts";
 import { BetStore, Lottery, type PackedBets, unpackBet } from "../store/mod.ts";
-import { EXIT_OK, EXIT_USAGE, parseCommand, printErr, printOut, runCommand } from "./cli.ts";
+import { EXIT_OK, EXIT_USAGE, parseCommand, printErr, printOut, runCommand } from "../util/mod.ts";
 import {
   ConfigError,
   DEFAULT_MAX_CONNECTIONS,

@@ -7,8 +7,18 @@
  * @module
  */
 
-import { EXIT_FAIL, EXIT_OK, parseCommand, printOut, runCommand, UsageError } from "./cli.ts";
-import { formatDuration, parseDuration } from "./duration.ts";
+import {
+  EXIT_FAIL,
+  EXIT_OK,
+  formatDuration,
+  parseCommand,
+  parseDuration,
+  printOut,
+  runCommand,
+  splitHostPort,
+  UsageError,
+  writeAll,
+} from "../util/mod.ts";
 import { formatEvent } from "./log.ts";
 
 /** Usage text of `tp0 validate-echo`. */
@@ -49,12 +59,6 @@ export interface ValidateEchoOptions {
 /** The outcome of {@linkcode validateEcho}: a failure carries a short reason. */
 export type EchoResult = { ok: true } | { ok: false; reason: string };
 
-/** A parsed `host:port`. */
-export interface EchoAddress {
-  hostname: string;
-  port: number;
-}
-
 /** Where {@linkcode runValidateEcho} prints its result line. */
 export interface ValidateEchoOutput {
   /** Prints the result line. @default printOut */
@@ -69,24 +73,6 @@ const ANSWER_SLACK_BYTES = 8192;
 const QUOTED_ANSWER_CHARS = 80;
 
 /**
- * Parses `host:port` or `[ipv6]:port`, port 1..65535. Throws a `RangeError`
- * naming the address otherwise.
- */
-export function parseAddress(address: string): EchoAddress {
-  const match = /^(?:\[([^\]]+)\]|([^:\s\[\]]+)):([0-9]+)$/.exec(address);
-  if (match === null) {
-    throw new RangeError(
-      `Invalid address: ${JSON.stringify(address)} (expected host:port, e.g. server:12345)`,
-    );
-  }
-  const port = Number(match[3]);
-  if (port < 1 || port > 65535) {
-    throw new RangeError(`Invalid address: ${JSON.stringify(address)} (port must be 1..65535)`);
-  }
-  return { hostname: match[1] ?? match[2], port };
-}
-
-/**
  * Connects to `options.address`, sends `options.message` plus "\n", reads up
  * to "\n" (or end of stream) and compares the answer with the message, a
  * trailing "\r" forgiven. The connection is always closed; one timer bounds
@@ -94,7 +80,7 @@ export function parseAddress(address: string): EchoAddress {
  * a line break or a timeout that is not a positive number.
  */
 export async function validateEcho(options: ValidateEchoOptions): Promise<EchoResult> {
-  const { hostname, port } = parseAddress(options.address);
+  const { hostname, port } = splitHostPort(options.address);
   checkMessage(options.message);
   const { timeoutMs } = options;
   if (!(timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS)) {
@@ -171,7 +157,7 @@ export function runValidateEcho(
       ? DEFAULT_ECHO_TIMEOUT_MS
       : parseTimeout(values.timeout);
     try {
-      parseAddress(address);
+      splitHostPort(address);
       checkMessage(message);
     } catch (error) {
       if (error instanceof RangeError) throw new UsageError(error.message, { cause: error });
@@ -229,12 +215,6 @@ function defaultMessage(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
   const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
   return `tp0 validate-echo ${hex}`;
-}
-
-/** Writes every byte (a write may take only part of them). */
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }
 
 /**

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { decodeUtf8 } from "./utf8.ts";
+import { decodeUtf8 } from "../util/mod.ts";
 
 /** The number drawn by the lottery: a bet on it wins. */
 export const LOTTERY_WINNER_NUMBER = 7574;

@@ -28,7 +28,7 @@ import {
   unpackBet,
   type ValidateBetOptions,
 } from "./bet.ts";
-import { utf8SequenceLength } from "./utf8.ts";
+import { utf8SequenceLength } from "../util/mod.ts";
 
 /** A file that is not valid CSV for bets; the message starts with `path:line:`. */
 export class CsvFormatError extends Error {

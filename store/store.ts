@@ -29,6 +29,7 @@ import {
   type JournalState,
   parseJournal,
 } from "./journal.ts";
+import { writeAll } from "../util/mod.ts";
 
 /** A failure of the bet store: opening, writing or syncing its file, or use after close. */
 export class StoreError extends Error {
@@ -576,12 +577,6 @@ function concat(batch: PendingWrite[], size: number): Uint8Array {
     offset += pending.bytes.length;
   }
   return bytes;
-}
-
-/** Writes every byte, looping over short writes. */
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
 }
 
 function folderOf(path: string): string {

@@ -31,6 +31,7 @@ import { BET_BATCH_HEADER_SIZE, encodedBetSize } from "../protocol/messages.ts";
 import { BATCH_WINDOW } from "../roles/client.ts";
 import { HEADER_SIZE, MAX_FRAME_SIZE } from "../protocol/types.ts";
 import type { Bet } from "../store/bet.ts";
+import { splitHostPort } from "../util/mod.ts";
 
 /** What `ingest` prints, as one JSON line. */
 export interface IngestResult {
@@ -169,7 +170,7 @@ export async function runIngest(options: IngestOptions): Promise<IngestResult> {
     perAgency.push(encodeAgencyFrames({ agency, bets, batchMaxAmount: options.batchMaxAmount }));
   }
   const encodeSeconds = (performance.now() - encodeStart) / 1000;
-  const [hostname, port] = splitAddress(options.address);
+  const { hostname, port } = splitHostPort(options.address);
   const conns: Deno.TcpConn[] = [];
   try {
     for (let i = 0; i < perAgency.length; i++) {
@@ -285,7 +286,7 @@ export async function runFloorSend(
   options: { address: string; file: string },
 ): Promise<FloorResult> {
   const bytes = await Deno.readFile(options.file);
-  const [hostname, port] = splitAddress(options.address);
+  const { hostname, port } = splitHostPort(options.address);
   const conn = await Deno.connect({ hostname, port, transport: "tcp" });
   try {
     const started = performance.now();
@@ -299,13 +300,6 @@ export async function runFloorSend(
   } finally {
     conn.close();
   }
-}
-
-function splitAddress(address: string): [string, number] {
-  const colon = address.lastIndexOf(":");
-  const port = Number(address.slice(colon + 1));
-  if (colon < 0 || !Number.isInteger(port)) throw new RangeError(`Invalid address: "${address}"`);
-  return [address.slice(0, colon), port];
 }
 
 const USAGE = `Usage: deno run -A tools/bench_client.ts <command> [options]

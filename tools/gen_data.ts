@@ -24,6 +24,7 @@
 
 import { parseArgs } from "node:util";
 import { LOTTERY_WINNER_NUMBER } from "../store/bet.ts";
+import { writeAll } from "../util/mod.ts";
 
 /** What to generate; everything but `out` has the CLI's default. */
 export interface GenerateOptions {
@@ -199,11 +200,6 @@ function reportProgress(progress: Progress, writtenInFile: number): void {
   if (progress.report === undefined || now - progress.last < PROGRESS_EVERY_MS) return;
   progress.last = now;
   progress.report(progress.written + writtenInFile, progress.total);
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
 }
 
 /** Splits `total` into `parts` sizes that differ by up to about ±20 %, summing to `total`. */

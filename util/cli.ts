@@ -1,11 +1,12 @@
 /**
- * Command-line plumbing shared by every role: flag parsing with `node:util`
+ * Command-line plumbing shared by every command: flag parsing with `node:util`
  * parseArgs, usage errors, and the exit codes the CLI promises.
  *
  * @module
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { printErr } from "./io.ts";
 
 /** Exit code for success. */
 export const EXIT_OK = 0;
@@ -95,20 +96,5 @@ export async function runCommand(
 
 /** Prints `tp0: <reason>` and the usage text on stderr. */
 export function printUsageError(reason: string, usage: string): void {
-  const encoder = new TextEncoder();
-  Deno.stderr.writeSync(encoder.encode(`tp0: ${reason}\n\n${usage.trimEnd()}\n`));
-}
-
-/** Prints text on stdout, synchronously (usage and results must not be lost on exit). */
-export function printOut(text: string): void {
-  const bytes = new TextEncoder().encode(text.endsWith("\n") ? text : `${text}\n`);
-  let written = 0;
-  while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
-}
-
-/** Prints text on stderr, synchronously. */
-export function printErr(text: string): void {
-  const bytes = new TextEncoder().encode(text.endsWith("\n") ? text : `${text}\n`);
-  let written = 0;
-  while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
+  printErr(`tp0: ${reason}\n\n${usage.trimEnd()}\n`);
 }
