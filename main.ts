@@ -45,7 +45,7 @@ Examples:
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   server: async (args) => {
     using _held = holdShutdownSignals();
-    return (await import("./roles/server.ts")).runServer(args);
+    return (await import("./roles/server/mod.ts")).runServer(args);
   },
   client: async (args) => {
     using _held = holdShutdownSignals();

@@ -6,6 +6,6 @@
  */
 
 export { runAgency, runClient } from "./client.ts";
-export { runServer, type ServerHandle, startServer } from "./server.ts";
+export { runServer, type ServerHandle, startServer } from "./server/mod.ts";
 export { runValidateEcho } from "./validate_echo.ts";
 export { runGenCompose } from "../compose/mod.ts";

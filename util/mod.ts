@@ -30,3 +30,4 @@ export {
 } from "./io.ts";
 export { closest, type ClosestOptions, editDistance } from "./suggest.ts";
 export { decodeUtf8, isUtf8, utf8SequenceLength } from "./utf8.ts";
+export { describeError } from "./describe_error.ts";
