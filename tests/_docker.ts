@@ -23,7 +23,7 @@ import {
   NETWORK_NAME,
 } from "../compose/mod.ts";
 import { type ParsedLogLine, parseLogLine } from "../roles/log.ts";
-import { buildImage, docker, engineProblem, ROOT, type RunResult } from "../tools/docker.ts";
+import { buildImage, docker, engineProblem, ROOT, type RunResult } from "../tools/docker_engine.ts";
 
 /** A terminal escape sequence (`ESC [2K`, colours). */
 const ANSI_ESCAPE = new RegExp(`${String.fromCharCode(0x1b)}\\[[0-9;?]*[A-Za-z]`, "g");

@@ -16,7 +16,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ROOT } from "../tools/docker.ts";
+import { ROOT, runProgram } from "../tools/processes.ts";
 import { agencyCsv, type AgencyCsvOptions, expectedRows } from "./_helpers.ts";
 import {
   dockerOk,
@@ -61,27 +61,13 @@ async function courseFolder(): Promise<string> {
 }
 
 /** Runs a root script of the repository (`bash generar-compose.sh ...`) in `cwd`. */
-async function script(
+function script(
   shell: string,
   name: string,
   args: string[],
   options: { cwd: string; env?: Record<string, string> },
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(shell, {
-    args: [`${ROOT}${name}`, ...args],
-    cwd: options.cwd,
-    env: options.env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(300_000),
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  return runProgram(shell, [`${ROOT}${name}`, ...args], { ...options, timeoutMs: 300_000 });
 }
 
 /** `bash generar-compose.sh docker-compose-dev.yaml N ...` in `dir`, then the system it wrote. */

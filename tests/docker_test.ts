@@ -12,7 +12,7 @@
 
 import assert from "node:assert/strict";
 import { VERSION } from "../main.ts";
-import { formatMegabytes, ROOT, run } from "../tools/docker.ts";
+import { formatMegabytes, ROOT, run } from "../tools/docker_engine.ts";
 import { agencyCsv, type AgencyCsvOptions } from "./_helpers.ts";
 import {
   type ComposeLogLine,

@@ -136,11 +136,69 @@ export class Tp0Process {
   }
 }
 
-/** What {@linkcode runDeno} returns: the exit code and the decoded output. */
-export interface DenoOutput {
+/** Options of {@linkcode runProgram}. */
+export interface RunProgramOptions {
+  /** Working directory. @default ROOT */
+  cwd?: string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Kill the program after this many milliseconds (then `code` is non-zero and `timedOut` set). */
+  timeoutMs?: number;
+  /** Stream its output to this process's stdout and stderr instead of capturing it. @default false */
+  inherit?: boolean;
+}
+
+/** What {@linkcode runProgram} returns: the exit code and the decoded output. */
+export interface ProgramOutput {
+  /** Exit code. */
   code: number;
+  /** Standard output (empty when inherited). */
   stdout: string;
+  /** Standard error (empty when inherited). */
   stderr: string;
+  /** Whether it was killed for running past `timeoutMs`. */
+  timedOut: boolean;
+}
+
+/** What {@linkcode runDeno} returns. */
+export type DenoOutput = ProgramOutput;
+
+/**
+ * Runs `program args` to completion (no stdin) and returns its exit code,
+ * stdout and stderr. A missing program throws `Deno.errors.NotFound`.
+ */
+export async function runProgram(
+  program: string,
+  args: string[],
+  options: RunProgramOptions = {},
+): Promise<ProgramOutput> {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, options.timeoutMs);
+  const io = options.inherit ? "inherit" : "piped";
+  try {
+    const output = await new Deno.Command(program, {
+      args,
+      cwd: options.cwd ?? ROOT,
+      env: options.env,
+      stdin: "null",
+      stdout: io,
+      stderr: io,
+      signal: controller.signal,
+    }).output();
+    const decoder = new TextDecoder();
+    return {
+      code: output.code,
+      stdout: options.inherit ? "" : decoder.decode(output.stdout),
+      stderr: options.inherit ? "" : decoder.decode(output.stderr),
+      timedOut,
+    };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -149,32 +207,24 @@ export interface DenoOutput {
  * MAIN_TS, ...])` is a user running tp0; `["eval", code]` runs one function in
  * a process of its own (for code that ends with `Deno.exit`).
  */
-export async function runDeno(
+export function runDeno(
   args: string[],
   options: { env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<DenoOutput> {
   // Bounded: a child that hangs is killed (and the test fails on its exit code).
-  const output = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: ROOT,
+  return runProgram(Deno.execPath(), args, {
     env: options.env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(options.timeoutMs ?? 120_000),
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+    timeoutMs: options.timeoutMs ?? 120_000,
+  });
 }
 
-/** Starts `tp0 <args>` with `deno run` (no stdin; stdout and stderr piped). */
-export function spawnTp0(args: string[], options: SpawnOptions = {}): Tp0Process {
+/**
+ * Starts `deno run <DENO_RUN_FLAGS> --quiet <script> <args>` from the project's
+ * root (no stdin; stdout and stderr piped).
+ */
+export function spawnDeno(script: string, args: string[], options: SpawnOptions = {}): Tp0Process {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...DENO_RUN_FLAGS, "--quiet", MAIN_TS, ...args],
+    args: ["run", ...DENO_RUN_FLAGS, "--quiet", script, ...args],
     cwd: ROOT,
     env: options.env,
     clearEnv: options.clearEnv,
@@ -183,6 +233,22 @@ export function spawnTp0(args: string[], options: SpawnOptions = {}): Tp0Process
     stderr: "piped",
   }).spawn();
   return new Tp0Process(child, options.onLine);
+}
+
+/** Starts `tp0 <args>` with `deno run` (no stdin; stdout and stderr piped). */
+export function spawnTp0(args: string[], options: SpawnOptions = {}): Tp0Process {
+  return spawnDeno(MAIN_TS, args, options);
+}
+
+/** Whether a log line is the server's `action: server_listening` line. */
+export function isListeningLine(line: string): boolean {
+  return line.includes("action: server_listening |");
+}
+
+/** The port of a `server_listening` line (`address: 127.0.0.1:PORT`), or undefined. */
+export function listeningPort(line: string): number | undefined {
+  const port = Number(/address: [^|]*:(\d+)/.exec(line)?.[1]);
+  return Number.isInteger(port) && port > 0 ? port : undefined;
 }
 
 /** Options of {@linkcode startLocalServer}. */
@@ -195,6 +261,10 @@ export interface LocalServerOptions extends SpawnOptions {
   args?: string[];
   /** Port to listen on (a fixed one lets a restarted server keep its address). @default 0 (any) */
   port?: number;
+  /** How the server process is started (e.g. from a bundle). @default spawnTp0 */
+  spawn?: (args: string[], options: SpawnOptions) => Tp0Process;
+  /** How long it may take to listen. @default 10000 */
+  timeoutMs?: number;
 }
 
 /** A server child process listening on 127.0.0.1 and the port it bound. */
@@ -209,7 +279,8 @@ export interface LocalServer {
  * logs `action: server_listening`.
  */
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
-  const process = spawnTp0([
+  const spawn = options.spawn ?? spawnTp0;
+  const process = spawn([
     "server",
     "--host",
     "127.0.0.1",
@@ -222,9 +293,9 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     ...(options.args ?? []),
   ], options);
   try {
-    const line = await process.waitForLine((l) => l.includes("action: server_listening"));
-    const port = Number(/address: [^|]*:(\d+)/.exec(line)?.[1]);
-    if (!Number.isInteger(port) || port <= 0) throw new Error(`No port in: ${line}`);
+    const line = await process.waitForLine(isListeningLine, options.timeoutMs);
+    const port = listeningPort(line);
+    if (port === undefined) throw new Error(`No port in: ${line}`);
     return { process, port, address: `127.0.0.1:${port}` };
   } catch (error) {
     // The caller never gets a handle to a server that did not start: stop it here.
