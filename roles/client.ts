@@ -44,7 +44,7 @@ import {
   ConfigError,
   describeClientConfig,
   loadClientConfig,
-} from "./config.ts";
+} from "./config/mod.ts";
 import { log, setupLogging } from "./log.ts";
 import { abortOnSignals, ShutdownRequested, sleep } from "./shutdown.ts";
 

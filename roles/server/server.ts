@@ -26,7 +26,7 @@ import {
 } from "../../protocol/mod.ts";
 import { BetStore, Lottery, type PackedBets, unpackBet } from "../../store/mod.ts";
 import { describeError } from "../../util/mod.ts";
-import type { ServerConfig } from "../config.ts";
+import type { ServerConfig } from "../config/mod.ts";
 import { log } from "../log.ts";
 import { abortable, sleep } from "../shutdown.ts";
 

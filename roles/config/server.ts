@@ -1,0 +1,259 @@
+/**
+ * The server's configuration: its field table (every key, variable, flag,
+ * default and help line of `tp0 server`), {@linkcode loadServerConfig} and
+ * the fields of its startup `action: config` line.
+ *
+ * @example
+ * ```ts
+ * const config = await loadServerConfig({ flags: { port: "0" } });
+ * log.info({ action: "config", result: "success", ...describeServerConfig(config) });
+ * ```
+ *
+ * @module
+ */
+
+import type { LogLevel } from "../log.ts";
+import { checkHost, checkLevel, checkPath, integerIn, waitDuration } from "./checks.ts";
+import { type Field, type FlagValues, loadFields } from "./fields.ts";
+import { readIni } from "./ini.ts";
+
+/** Config file the server reads when none is given. */
+export const DEFAULT_SERVER_CONFIG_PATH = "config/server.ini";
+/**
+ * Default of `MAX_CONNECTIONS`: far more than the agencies of a lottery, and a
+ * bound on memory (each connection holds a 64 KiB read buffer: 16 MiB in all).
+ */
+export const DEFAULT_MAX_CONNECTIONS = 256;
+
+/**
+ * The server's fields, in the order they are resolved and errors name them.
+ * Each key is also an environment variable of the same name.
+ */
+export const SERVER_FIELDS = {
+  port: {
+    key: "SERVER_PORT",
+    env: "SERVER_PORT",
+    flag: "port",
+    arg: "<n>",
+    help: "TCP port, 0 = any free port",
+    fallback: "12345",
+    check: integerIn(0, 65535),
+    expected: "an integer 0..65535",
+  } satisfies Field<number>,
+  listenBacklog: {
+    key: "SERVER_LISTEN_BACKLOG",
+    env: "SERVER_LISTEN_BACKLOG",
+    flag: "listen-backlog",
+    arg: "<n>",
+    help: "listen backlog",
+    fallback: "5",
+    check: integerIn(1, 65535),
+    expected: "an integer 1..65535",
+  } satisfies Field<number>,
+  loggingLevel: {
+    key: "LOGGING_LEVEL",
+    env: "LOGGING_LEVEL",
+    flag: "logging-level",
+    arg: "<level>",
+    help: "DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    fallback: "INFO",
+    check: checkLevel,
+    expected: "DEBUG, INFO, WARNING, ERROR or CRITICAL",
+  } satisfies Field<LogLevel>,
+  agencies: {
+    key: "AGENCIES",
+    env: "AGENCIES",
+    flag: "agencies",
+    arg: "<n>",
+    help: "agencies to wait for before the draw",
+    fallback: "5",
+    check: integerIn(1, 65535),
+    expected: "an integer 1..65535",
+  } satisfies Field<number>,
+  storagePath: {
+    key: "STORAGE_PATH",
+    env: "STORAGE_PATH",
+    flag: "storage",
+    arg: "<path>",
+    help: "CSV file where bets are stored; its commit journal is <path>.journal",
+    fallback: "./bets.csv",
+    check: checkPath,
+    expected: "a non-empty path",
+  } satisfies Field<string>,
+  host: {
+    key: "SERVER_HOST",
+    env: "SERVER_HOST",
+    flag: "host",
+    arg: "<addr>",
+    help: "address to listen on",
+    fallback: "0.0.0.0",
+    check: checkHost,
+    expected: "a host name or IP address",
+  } satisfies Field<string>,
+  readTimeout: {
+    key: "READ_TIMEOUT",
+    env: "READ_TIMEOUT",
+    flag: "read-timeout",
+    arg: "<d>",
+    help: "close a connection stalled inside a frame",
+    fallback: "10s",
+    check: waitDuration(false),
+    expected: "a Go duration > 0 and <= 24h, like 500ms, 10s, 1m",
+  } satisfies Field<number>,
+  idleTimeout: {
+    key: "IDLE_TIMEOUT",
+    env: "IDLE_TIMEOUT",
+    flag: "idle-timeout",
+    arg: "<d>",
+    help: "close a connection silent between frames",
+    fallback: "60s",
+    check: waitDuration(false),
+    expected: "a Go duration > 0 and <= 24h, like 30s, 1m, 5m",
+  } satisfies Field<number>,
+  maxConnections: {
+    key: "MAX_CONNECTIONS",
+    env: "MAX_CONNECTIONS",
+    flag: "max-connections",
+    arg: "<n>",
+    help: "connections served at once; more get BUSY",
+    fallback: String(DEFAULT_MAX_CONNECTIONS),
+    check: integerIn(1, 65535),
+    expected: "an integer 1..65535",
+  } satisfies Field<number>,
+  serverIp: {
+    key: "SERVER_IP",
+    env: "SERVER_IP",
+    flag: "server-ip",
+    arg: "<name>",
+    help: "the name agencies reach this server at; logged only, --host is where it listens",
+    fallback: "server",
+    check: checkHost,
+    expected: "a host name or IP address",
+  } satisfies Field<string>,
+  winnersDelay: {
+    key: "WINNERS_DELAY",
+    env: "WINNERS_DELAY",
+    flag: "winners-delay",
+    arg: "<d>",
+    help: "wait this long after the draw's log line before sending winners, " +
+      "so merged logs show it first",
+    fallback: "0s",
+    check: waitDuration(true),
+    expected: "a Go duration >= 0 and <= 24h, like 0s, 500ms, 2s",
+  } satisfies Field<number>,
+};
+
+/** What may be given to {@linkcode loadServerConfig}; everything is optional. */
+export interface ServerOptions {
+  /**
+   * INI file to read. When given it must exist; when omitted the default may be missing.
+   * @default "config/server.ini"
+   */
+  configPath?: string;
+  /**
+   * Environment to read overrides from (`SERVER_PORT`, ...).
+   * @default Deno.env.toObject()
+   */
+  env?: Record<string, string | undefined>;
+  /**
+   * Flag values as typed, by {@linkcode ServerConfig} property; errors name
+   * them as `tp0 server` spells them (`--port`, `--listen-backlog`, ...).
+   */
+  flags?: FlagValues<typeof SERVER_FIELDS>;
+}
+
+/** The resolved, validated server configuration. */
+export interface ServerConfig {
+  /** The config file path used (it may not exist when it is the default). */
+  configPath: string;
+  /** TCP port, 0..65535; 0 means any free port (tests). */
+  port: number;
+  /** Listen backlog, 1..65535. */
+  listenBacklog: number;
+  /** Lowest level logged. */
+  loggingLevel: LogLevel;
+  /** Number of agencies taking part, 1..65535. */
+  agencies: number;
+  /** CSV file where bets are stored. */
+  storagePath: string;
+  /** Address to listen on. */
+  host: string;
+  /** Longest wait for the rest of a frame or line once it has started, as written (`10s`). */
+  readTimeout: string;
+  /** {@linkcode ServerConfig.readTimeout} in milliseconds, > 0. */
+  readTimeoutMs: number;
+  /** Longest silence between frames or lines before the connection is closed, as written. */
+  idleTimeout: string;
+  /** {@linkcode ServerConfig.idleTimeout} in milliseconds, > 0. */
+  idleTimeoutMs: number;
+  /** Most connections served at once, 1..65535; more are refused (BUSY). */
+  maxConnections: number;
+  /**
+   * The course's `SERVER_IP`: the name or address the agencies reach the server
+   * at (the Compose service name). Logged only; where the server listens is `host`.
+   */
+  serverIp: string;
+  /**
+   * How long after the draw's `sorteo` line the first winners are sent, as
+   * written (`0s`). Compose's merged log reads each container on its own, so a
+   * client's answer can be printed before the server's draw unless the draw's
+   * line has a head start (README, "Running it the course's way").
+   */
+  winnersDelay: string;
+  /** {@linkcode ServerConfig.winnersDelay} in milliseconds, >= 0. */
+  winnersDelayMs: number;
+}
+
+/**
+ * Loads the server configuration from flags, environment, the INI file
+ * (keys at the top or under `[DEFAULT]`, case-insensitive) and defaults.
+ *
+ * @throws {ConfigError} one line naming every bad value, unknown or
+ *   duplicate key, or the unreadable / unparseable file.
+ */
+export async function loadServerConfig(options: ServerOptions = {}): Promise<ServerConfig> {
+  const { configPath, values } = await loadFields(SERVER_FIELDS, {
+    ...options,
+    defaultPath: DEFAULT_SERVER_CONFIG_PATH,
+    reader: readIni,
+  });
+  return {
+    configPath,
+    port: values.port.value,
+    listenBacklog: values.listenBacklog.value,
+    loggingLevel: values.loggingLevel.value,
+    agencies: values.agencies.value,
+    storagePath: values.storagePath.value,
+    host: values.host.value,
+    readTimeout: values.readTimeout.text,
+    readTimeoutMs: values.readTimeout.value,
+    idleTimeout: values.idleTimeout.text,
+    idleTimeoutMs: values.idleTimeout.value,
+    maxConnections: values.maxConnections.value,
+    serverIp: values.serverIp.value,
+    winnersDelay: values.winnersDelay.text,
+    winnersDelayMs: values.winnersDelay.value,
+  };
+}
+
+/**
+ * The fields of the server's startup `action: config` line, in order, values
+ * as configured: `port, listen_backlog, logging_level, agencies, storage_path,
+ * read_timeout, idle_timeout, max_connections, host, server_ip, winners_delay`
+ * (the course's first three first; what this server adds after them).
+ */
+export function describeServerConfig(config: ServerConfig): Record<string, string | number> {
+  return {
+    port: config.port,
+    listen_backlog: config.listenBacklog,
+    logging_level: config.loggingLevel,
+    agencies: config.agencies,
+    storage_path: config.storagePath,
+    read_timeout: config.readTimeout,
+    idle_timeout: config.idleTimeout,
+    max_connections: config.maxConnections,
+    host: config.host,
+    server_ip: config.serverIp,
+    winners_delay: config.winnersDelay,
+  };
+}
