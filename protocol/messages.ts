@@ -18,7 +18,7 @@ import {
   type PackedBets,
   packedCapacity,
   unpackBet,
-} from "../store/bet.ts";
+} from "../store/mod.ts";
 import { ascii8Size, ByteCursor, ByteWriter, isUtf8, str8Size, utf8ByteLength } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 import type { Frame } from "./framing.ts";

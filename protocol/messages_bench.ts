@@ -9,7 +9,7 @@
  * @module
  */
 
-import { type Bet, packBets } from "../store/bet.ts";
+import { type Bet, packBets } from "../store/mod.ts";
 import { ByteReader, type ByteSource, type Frame, readFrame } from "./framing.ts";
 import {
   BET_BATCH_HEADER_SIZE,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Bet } from "../store/bet.ts";
+import type { Bet } from "../store/mod.ts";
 import { ProtocolError } from "./errors.ts";
 import { ByteReader, type Frame, readFrame } from "./framing.ts";
 import {

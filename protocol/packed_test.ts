@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Bet, packBets, unpackBet } from "../store/bet.ts";
+import { type Bet, packBets, unpackBet } from "../store/mod.ts";
 import { isUtf8 } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 import type { Frame } from "./framing.ts";

@@ -10,15 +10,16 @@
 
 import { parse as csvParseStream } from "csv-parse/stream";
 import Papa from "papaparse";
-import { type Bet, packBets } from "./bet.ts";
+import type { Bet } from "./bet.ts";
+import { packBets } from "./packed_bets.ts";
+import { betToAgencyCsvRow } from "./_csv_reference.ts";
 import {
-  betToAgencyCsvRow,
   betToCsvRow,
   packedBetsToCsvRows,
   readAgencyBets,
   readAgencyBetsPacked,
   validCsvRows,
-} from "./csv.ts";
+} from "./csv/mod.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "csv_bench_" });
 addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));

@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
 import type { Bet } from "./bet.ts";
+import { agencyRowToBet, betToAgencyCsvRow, storeRowToBet } from "./_csv_reference.ts";
 import {
   type AgencyBetRecord,
-  agencyRowToBet,
-  betToAgencyCsvRow,
   betToCsvRow,
   csvField,
   CsvFormatError,
   readAgencyBets,
   readStoreBets,
-  storeRowToBet,
-} from "./csv.ts";
+} from "./csv/mod.ts";
 
 function bet(overrides: Partial<Bet> = {}): Bet {
   return {

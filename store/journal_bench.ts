@@ -9,7 +9,7 @@
  */
 
 import type { Bet } from "./bet.ts";
-import { betToCsvRow } from "./csv.ts";
+import { betToCsvRow } from "./csv/mod.ts";
 import { BetStore } from "./store.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "journal_bench_" });

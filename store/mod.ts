@@ -8,25 +8,26 @@
 
 export {
   type Bet,
-  firstInvalidBet,
   hasWon,
   LOTTERY_WINNER_NUMBER,
   MAX_BET_NUMBER,
+  validateBet,
+  type ValidateBetOptions,
+} from "./bet.ts";
+export {
+  firstInvalidBet,
   packBets,
   type PackBetsOptions,
   PACKED_FIELD_SLOTS,
   PackedBetRules,
   type PackedBets,
+  packedCapacity,
   packedDocument,
   PackedField,
   unpackBet,
-  validateBet,
-  type ValidateBetOptions,
-} from "./bet.ts";
+} from "./packed_bets.ts";
 export {
   type AgencyBetRecord,
-  agencyRowToBet,
-  betToAgencyCsvRow,
   betToCsvRow,
   csvField,
   CsvFormatError,
@@ -38,10 +39,9 @@ export {
   readStoreBets,
   type ReadStoreBetsOptions,
   readStoreBetsPacked,
-  storeRowToBet,
   type ValidCsvRows,
   validCsvRows,
-} from "./csv.ts";
+} from "./csv/mod.ts";
 export {
   type BatchKey,
   BetStore,

@@ -1,21 +1,15 @@
 import assert from "node:assert/strict";
+import { type Bet, validateBet } from "./bet.ts";
+import { firstInvalidBet, packBets, packedDocument, unpackBet } from "./packed_bets.ts";
+import { betToAgencyCsvRow } from "./_csv_reference.ts";
 import {
-  type Bet,
-  firstInvalidBet,
-  packBets,
-  packedDocument,
-  unpackBet,
-  validateBet,
-} from "./bet.ts";
-import {
-  betToAgencyCsvRow,
   betToCsvRow,
   packedBetsToCsvRows,
   readAgencyBets,
   readAgencyBetsPacked,
   readStoreBetsPacked,
   validCsvRows,
-} from "./csv.ts";
+} from "./csv/mod.ts";
 
 const TODAY = new Date("2024-08-21T15:00:00Z");
 

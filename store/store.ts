@@ -21,7 +21,7 @@ import {
   type PackedRecords,
   readStoreBets,
   readStoreBetsPacked,
-} from "./csv.ts";
+} from "./csv/mod.ts";
 import {
   encodeJournalRecord,
   JournalError,

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { type Bet, firstInvalidBet, packBets, validateBet } from "./bet.ts";
+import { type Bet, validateBet } from "./bet.ts";
+import { firstInvalidBet, packBets } from "./packed_bets.ts";
 import { BetStore } from "./store.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "store_bench_" });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Bet } from "./bet.ts";
-import { betToCsvRow, CsvFormatError } from "./csv.ts";
+import { betToCsvRow, CsvFormatError } from "./csv/mod.ts";
 import { journalPathOf } from "./journal.ts";
 import { BetStore, StoreError } from "./store.ts";
 import { runDeno } from "../tools/processes.ts";
