@@ -6,11 +6,11 @@
  */
 
 import assert from "node:assert/strict";
-import { withTempDir } from "../tests/_helpers.ts";
-import { runIngest } from "./bench_client.ts";
-import { DENO_RUN_FLAGS, runDeno, startLocalServer } from "./processes.ts";
+import { withTempDir } from "../../tests/_helpers.ts";
+import { runIngest } from "./client.ts";
+import { DENO_RUN_FLAGS, runDeno, startLocalServer } from "../processes.ts";
 
-const BENCH = new URL("./bench.ts", import.meta.url).pathname;
+const BENCH = new URL("./main.ts", import.meta.url).pathname;
 
 interface ResultRow {
   section: string;

@@ -1,10 +1,11 @@
 /**
  * The benchmark's load generator and raw-floor tools, run as child processes
- * by `tools/bench.ts` so that they sit on their own core, as real agencies do.
+ * by the bench (`tools/bench/main.ts`) so that they sit on their own core, as
+ * real agencies do.
  *
- *     deno run -A tools/bench_client.ts ingest --address 127.0.0.1:12345 --agencies 20 --bets 2000000
- *     deno run -A tools/bench_client.ts floor-sink --out /tmp/floor.csv
- *     deno run -A tools/bench_client.ts floor-send --address 127.0.0.1:4000 --file /tmp/bets.csv
+ *     deno run -A tools/bench/client.ts ingest --address 127.0.0.1:12345 --agencies 20 --bets 2000000
+ *     deno run -A tools/bench/client.ts floor-sink --out /tmp/floor.csv
+ *     deno run -A tools/bench/client.ts floor-send --address 127.0.0.1:4000 --file /tmp/bets.csv
  *
  * `ingest` speaks the tp0 protocol like the real client, but pre-encodes
  * every BET_BATCH frame (full 8 KiB frames of synthetic bets, batch ids 1, 2,
@@ -26,12 +27,20 @@
  */
 
 import { parseArgs } from "node:util";
-import { ByteReader, encodeMessage, MessageType, readFrame, writeAll } from "../protocol/mod.ts";
-import { BET_BATCH_HEADER_SIZE, encodedBetSize } from "../protocol/messages.ts";
-import { BATCH_WINDOW } from "../roles/client.ts";
-import { HEADER_SIZE, MAX_FRAME_SIZE } from "../protocol/types.ts";
-import type { Bet } from "../store/bet.ts";
-import { splitHostPort } from "../util/mod.ts";
+import {
+  BET_BATCH_HEADER_SIZE,
+  ByteReader,
+  encodedBetSize,
+  encodeMessage,
+  HEADER_SIZE,
+  MAX_FRAME_SIZE,
+  MessageType,
+  readFrame,
+} from "../../protocol/mod.ts";
+import { BATCH_WINDOW } from "../../roles/client.ts";
+import type { Bet } from "../../store/mod.ts";
+import { splitHostPort, writeAll } from "../../util/mod.ts";
+import { cpuMs } from "./usage.ts";
 
 /** What `ingest` prints, as one JSON line. */
 export interface IngestResult {
@@ -208,13 +217,7 @@ export async function runIngest(options: IngestOptions): Promise<IngestResult> {
 
 /** CPU time (user + system) of this process so far, in seconds; NaN where /proc is missing. */
 function ownCpuSeconds(): number {
-  try {
-    const stat = Deno.readTextFileSync("/proc/self/stat");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
+  return (cpuMs(Deno.pid) ?? Number.NaN) / 1000;
 }
 
 /** Writes frames as the window allows, in one write per opening, and counts bad acks. */
@@ -302,7 +305,7 @@ export async function runFloorSend(
   }
 }
 
-const USAGE = `Usage: deno run -A tools/bench_client.ts <command> [options]
+const USAGE = `Usage: deno run -A tools/bench/client.ts <command> [options]
 
 Commands:
   ingest      --address H:P --agencies N --bets N [--window N] [--batch-max-amount N]
