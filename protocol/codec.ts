@@ -13,9 +13,6 @@ import { ProtocolError } from "./errors.ts";
 import { MAX_STRING_BYTES, toHexByte } from "./types.ts";
 import { decodeUtf8 } from "../util/mod.ts";
 
-// The UTF-8 checks over byte ranges are shared with the store's CSV reader.
-export { decodeUtf8, isUtf8 } from "../util/mod.ts";
-
 const encoder = new TextEncoder();
 // ignoreBOM: a leading U+FEFF is text like any other, not a byte order mark to drop.
 const fatalDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });

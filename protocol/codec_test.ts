@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  ascii8Size,
-  ByteCursor,
-  ByteWriter,
-  decodeUtf8,
-  str8Size,
-  utf8ByteLength,
-} from "./codec.ts";
+import { ascii8Size, ByteCursor, ByteWriter, str8Size, utf8ByteLength } from "./codec.ts";
+import { decodeUtf8 } from "../util/mod.ts";
 import { ProtocolError } from "./errors.ts";
 import { ErrorCode } from "./types.ts";
 

@@ -11,16 +11,15 @@
 
 import { type Bet, packBets } from "../store/mod.ts";
 import { ByteReader, type ByteSource, type Frame, readFrame } from "./framing.ts";
+import { BetBatchEncoder, decodeBetBatchPacked } from "./bet_batch.ts";
+import { decodeMessage, encodedBetSize, encodeMessage } from "./messages.ts";
 import {
   BET_BATCH_HEADER_SIZE,
-  BetBatchEncoder,
-  decodeBetBatchPacked,
-  decodeMessage,
-  encodedBetSize,
-  encodeMessage,
+  HEADER_SIZE,
+  MAX_FRAME_SIZE,
   type Message,
-} from "./messages.ts";
-import { HEADER_SIZE, MAX_FRAME_SIZE, MessageType } from "./types.ts";
+  MessageType,
+} from "./types.ts";
 
 const FIRST_NAMES = ["Santiago Lionel", "María José", "Juan", "Ana Sofía", "Nicolás", "Lucía"];
 const LAST_NAMES = ["Lorca", "Pérez", "Gómez", "Fernández", "Ruiz", "O'Brien, Jr."];

@@ -2,22 +2,17 @@ import assert from "node:assert/strict";
 import type { Bet } from "../store/mod.ts";
 import { ProtocolError } from "./errors.ts";
 import { ByteReader, type Frame, readFrame } from "./framing.ts";
+import { decodeMessage, encodedBetSize, encodeMessage, encodeWinnersReplies } from "./messages.ts";
 import {
   BET_BATCH_HEADER_SIZE,
-  decodeMessage,
-  encodedBetSize,
-  encodeMessage,
-  encodeWinnersReplies,
-  type Message,
-  WINNERS_REPLY_HEADER_SIZE,
-} from "./messages.ts";
-import {
   ErrorCode,
   HEADER_SIZE,
   MAX_FRAME_SIZE,
   MAX_PAYLOAD_SIZE,
+  type Message,
   MessageType,
   messageTypeName,
+  WINNERS_REPLY_HEADER_SIZE,
 } from "./types.ts";
 
 const encoder = new TextEncoder();

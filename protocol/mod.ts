@@ -3,8 +3,9 @@
  * stream, and typed messages. See `types.ts` for the byte layout of every frame and
  * message.
  *
- * Layers, bottom to top: `codec.ts` (pure bytes) -> `framing.ts` (frames over a stream)
- * -> `messages.ts` (typed encode/decode).
+ * Layers, bottom to top: `types.ts` (codes, sizes and the shape of every message) ->
+ * `codec.ts` (pure bytes) -> `framing.ts` (frames over a stream) -> `messages.ts` (typed
+ * encode/decode) -> `bet_batch.ts` (BET_BATCH packed, for the hot paths).
  *
  * @example
  * ```ts ignore
@@ -57,23 +58,22 @@ export {
   type AgencyDoneMessage,
   type BatchResultMessage,
   BET_BATCH_HEADER_SIZE,
-  BetBatchEncoder,
-  type BetBatchEncoderOptions,
   type BetBatchMessage,
-  type DecodeBetBatchOptions,
-  decodeBetBatchPacked,
-  decodeMessage,
   type DoneAckMessage,
   type EchoMessage,
   type EchoReplyMessage,
-  encodedBetSize,
-  encodeMessage,
-  encodeWinnersReplies,
   type ErrorMessage,
   MAX_BATCH_COUNT,
   type Message,
-  type PackedBetBatch,
   WINNERS_REPLY_HEADER_SIZE,
   type WinnersQueryMessage,
   type WinnersReplyMessage,
-} from "./messages.ts";
+} from "./types.ts";
+export { decodeMessage, encodedBetSize, encodeMessage, encodeWinnersReplies } from "./messages.ts";
+export {
+  BetBatchEncoder,
+  type BetBatchEncoderOptions,
+  type DecodeBetBatchOptions,
+  decodeBetBatchPacked,
+  type PackedBetBatch,
+} from "./bet_batch.ts";

@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
 import { type Bet, packBets, unpackBet } from "../store/mod.ts";
-import { isUtf8 } from "./codec.ts";
+import { isUtf8 } from "../util/mod.ts";
 import { ProtocolError } from "./errors.ts";
 import type { Frame } from "./framing.ts";
-import {
-  BetBatchEncoder,
-  decodeBetBatchPacked,
-  decodeMessage,
-  encodedBetSize,
-  encodeMessage,
-} from "./messages.ts";
+import { BetBatchEncoder, decodeBetBatchPacked } from "./bet_batch.ts";
+import { decodeMessage, encodedBetSize, encodeMessage } from "./messages.ts";
 import { HEADER_SIZE, MAX_FRAME_SIZE, MessageType } from "./types.ts";
 
 const LORCA: Bet = {

@@ -1,6 +1,6 @@
 /**
- * Constants of the tp0 binary wire protocol: frame header, size limits, message type codes
- * and error codes.
+ * The vocabulary of the tp0 binary wire protocol: frame header, size limits, message type
+ * codes, error codes, and the typed shape of every message ({@linkcode Message}).
  *
  * Every frame, all integers big-endian:
  *
@@ -31,8 +31,13 @@
  * A bet inside BET_BATCH: firstName str8 (UTF-8), lastName str8 (UTF-8), document str8
  * (ASCII), birthdate str8 (ASCII), number u32. Its agency is the batch's.
  *
+ * Each payload as a typed value is a {@linkcode Message}; `messages.ts` turns one into the
+ * other.
+ *
  * @module
  */
+
+import type { Bet } from "../store/mod.ts";
 
 /** First byte of every binary frame. */
 export const MAGIC = 0xb7;
@@ -92,6 +97,12 @@ export type ErrorCodeValue = typeof ErrorCode[keyof typeof ErrorCode];
 
 /** Flag bit of WINNERS_REPLY marking the last frame of a reply. */
 export const WINNERS_FLAG_LAST = 0x01;
+/** Bytes of the BET_BATCH payload before its bets: agency u16 + batchId u32 + count u16. */
+export const BET_BATCH_HEADER_SIZE = 8;
+/** Bytes of the WINNERS_REPLY payload before its documents: flags u8 + count u16. */
+export const WINNERS_REPLY_HEADER_SIZE = 3;
+/** Most bets a BET_BATCH count (u16) can carry. */
+export const MAX_BATCH_COUNT = 0xffff;
 
 const MESSAGE_TYPE_NAMES: ReadonlyMap<number, string> = new Map(
   Object.entries(MessageType).map(([name, code]) => [code, name]),
@@ -109,3 +120,99 @@ export function messageTypeName(type: number): string {
 export function toHexByte(value: number): string {
   return `0x${value.toString(16).padStart(2, "0")}`;
 }
+
+/** ECHO (client -> server): text to be echoed. */
+export interface EchoMessage {
+  /** {@linkcode MessageType.ECHO} */
+  type: typeof MessageType.ECHO;
+  /** Any UTF-8 text that fits the frame. */
+  text: string;
+}
+
+/** ECHO_REPLY (server -> client): the text of the ECHO, unchanged. */
+export interface EchoReplyMessage {
+  /** {@linkcode MessageType.ECHO_REPLY} */
+  type: typeof MessageType.ECHO_REPLY;
+  /** The echoed text. */
+  text: string;
+}
+
+/** BET_BATCH (client -> server): bets of one agency; every bet's agency is the batch's. */
+export interface BetBatchMessage {
+  /** {@linkcode MessageType.BET_BATCH} */
+  type: typeof MessageType.BET_BATCH;
+  /** Agency number, u16. */
+  agency: number;
+  /** Batch sequence number chosen by the client, u32; echoed in BATCH_RESULT. */
+  batchId: number;
+  /** 1 to 65535 bets, as many as fit 8192 bytes. */
+  bets: Bet[];
+}
+
+/** BATCH_RESULT (server -> client): whether a batch was stored. */
+export interface BatchResultMessage {
+  /** {@linkcode MessageType.BATCH_RESULT} */
+  type: typeof MessageType.BATCH_RESULT;
+  /** The batchId of the BET_BATCH answered. */
+  batchId: number;
+  /** An {@linkcode ErrorCode}: `OK` (0) when stored. */
+  code: number;
+  /** Why it failed; empty when OK. */
+  reason: string;
+}
+
+/** AGENCY_DONE (client -> server): the agency has sent all its bets. */
+export interface AgencyDoneMessage {
+  /** {@linkcode MessageType.AGENCY_DONE} */
+  type: typeof MessageType.AGENCY_DONE;
+  /** Agency number, u16. */
+  agency: number;
+}
+
+/** DONE_ACK (server -> client): the AGENCY_DONE was recorded. */
+export interface DoneAckMessage {
+  /** {@linkcode MessageType.DONE_ACK} */
+  type: typeof MessageType.DONE_ACK;
+  /** Agency number, u16. */
+  agency: number;
+}
+
+/** WINNERS_QUERY (client -> server): asks for the agency's winners. */
+export interface WinnersQueryMessage {
+  /** {@linkcode MessageType.WINNERS_QUERY} */
+  type: typeof MessageType.WINNERS_QUERY;
+  /** Agency number, u16. */
+  agency: number;
+}
+
+/** WINNERS_REPLY (server -> client): one part of the winners' documents. */
+export interface WinnersReplyMessage {
+  /** {@linkcode MessageType.WINNERS_REPLY} */
+  type: typeof MessageType.WINNERS_REPLY;
+  /** Whether this is the last frame of the reply (flag bit0). */
+  last: boolean;
+  /** Documents (ASCII, at most 255 bytes each) in this frame. */
+  documents: string[];
+}
+
+/** ERROR (server -> client): the request failed; the server closes the connection after it. */
+export interface ErrorMessage {
+  /** {@linkcode MessageType.ERROR} */
+  type: typeof MessageType.ERROR;
+  /** An {@linkcode ErrorCode}. */
+  code: number;
+  /** One line saying what went wrong. */
+  reason: string;
+}
+
+/** Every message of the protocol, told apart by its numeric `type`. */
+export type Message =
+  | EchoMessage
+  | EchoReplyMessage
+  | BetBatchMessage
+  | BatchResultMessage
+  | AgencyDoneMessage
+  | DoneAckMessage
+  | WinnersQueryMessage
+  | WinnersReplyMessage
+  | ErrorMessage;
