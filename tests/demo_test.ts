@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { DENO_RUN_FLAGS, ROOT, runDeno, Tp0Process } from "../tools/processes.ts";
+import { DENO_RUN_FLAGS, ROOT, runDeno, spawnDeno, type Tp0Process } from "../tools/processes.ts";
 import { withTempDir } from "./_helpers.ts";
 
 const DEMO = `${ROOT}tools/demo.ts`;
@@ -34,15 +34,7 @@ async function processesMentioning(text: string): Promise<number[]> {
 }
 
 function spawnDemo(args: string[], tmp: string): Tp0Process {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...DENO_RUN_FLAGS, "--quiet", DEMO, ...args],
-    cwd: ROOT,
-    env: { TMPDIR: tmp },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  return new Tp0Process(child);
+  return spawnDeno(DEMO, args, { env: { TMPDIR: tmp } });
 }
 
 Deno.test("the demo runs the shipped dataset: 80,000 bets stored, 6 winners, a summary, nothing left", async () => {

@@ -9,8 +9,10 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { parseLogLine } from "../roles/log.ts";
+import { abortOnSignals, type ShutdownRequested } from "../roles/shutdown.ts";
+import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, parseCommand, UsageError } from "../util/mod.ts";
+import { countLines } from "./files.ts";
 import { ROOT, spawnTp0, startLocalServer, type Tp0Process } from "./processes.ts";
 
 const USAGE = `Usage: deno task demo [options]
@@ -33,32 +35,34 @@ interface AgencyResult {
   seconds: number;
 }
 
+/** Exit code of a demo stopped by SIGINT or SIGTERM. */
+const EXIT_INTERRUPTED = 130;
+
+const OPTIONS = {
+  agencies: { type: "string", default: "5" },
+  data: { type: "string", default: ".data" },
+  "batch-max-amount": { type: "string" },
+  quiet: { type: "boolean", default: false },
+} as const;
+
 async function demo(args: string[]): Promise<number> {
-  let values;
+  let parsed;
   try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        agencies: { type: "string", default: "5" },
-        data: { type: "string", default: ".data" },
-        "batch-max-amount": { type: "string" },
-        quiet: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-    }));
+    parsed = parseCommand(args, { options: OPTIONS, usage: USAGE });
   } catch (error) {
-    console.error(`demo: ${(error as Error).message.split("\n")[0]}\n\n${USAGE}`);
-    return 2;
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`demo: ${error.message}\n\n${USAGE}`);
+    return EXIT_USAGE;
   }
-  if (values.help) {
+  const { values } = parsed;
+  if (parsed.help) {
     console.log(USAGE);
-    return 0;
+    return EXIT_OK;
   }
   const agencies = Number(values.agencies);
   if (!Number.isInteger(agencies) || agencies < 1 || agencies > 1000) {
     console.error(`demo: Invalid --agencies: "${values.agencies}" (expected 1..1000)\n\n${USAGE}`);
-    return 2;
+    return EXIT_USAGE;
   }
   const dataDir = values.data.startsWith("/") ? values.data : `${ROOT}${values.data}`;
   for (let i = 1; i <= agencies; i++) {
@@ -66,7 +70,7 @@ async function demo(args: string[]): Promise<number> {
       Deno.statSync(`${dataDir}/agency-${i}.csv`);
     } catch {
       console.error(`demo: Missing data file: "${dataDir}/agency-${i}.csv"`);
-      return 1;
+      return EXIT_FAIL;
     }
   }
 
@@ -77,18 +81,14 @@ async function demo(args: string[]): Promise<number> {
   // Ctrl-C (or SIGTERM) stops every process the demo started, each logging its closures,
   // prints what was done so far and removes the temporary storage.
   const running: Tp0Process[] = [];
-  let interrupted: Deno.Signal | undefined;
-  const onSignal = (signal: Deno.Signal) => () => {
-    if (interrupted !== undefined) return;
-    interrupted = signal;
-    console.error(`demo: ${signal}: stopping the server and the agencies`);
+  const interrupt = new AbortController();
+  const interrupted = () =>
+    interrupt.signal.aborted ? (interrupt.signal.reason as ShutdownRequested).signal : undefined;
+  interrupt.signal.addEventListener("abort", () => {
+    console.error(`demo: ${interrupted()}: stopping the server and the agencies`);
     for (const process of running) process.kill("SIGTERM");
-  };
-  const signals = (["SIGINT", "SIGTERM"] as const).map((signal) => {
-    const listener = onSignal(signal);
-    Deno.addSignalListener(signal, listener);
-    return { signal, listener };
   });
+  using _signals = abortOnSignals(interrupt);
   const storageDir = await Deno.makeTempDir({ prefix: "tp0-demo-" });
   const started = performance.now();
   try {
@@ -98,12 +98,12 @@ async function demo(args: string[]): Promise<number> {
       onLine: printer("server"),
     });
     running.push(server.process);
-    if (interrupted !== undefined) server.process.kill("SIGTERM");
+    if (interrupted() !== undefined) server.process.kill("SIGTERM");
     const extra = values["batch-max-amount"]
       ? ["--batch-max-amount", values["batch-max-amount"]]
       : [];
     const clients: Tp0Process[] = [];
-    for (let i = 1; i <= agencies && interrupted === undefined; i++) {
+    for (let i = 1; i <= agencies && interrupted() === undefined; i++) {
       const client = spawnTp0([
         "client",
         "--id",
@@ -126,18 +126,17 @@ async function demo(args: string[]): Promise<number> {
     const serverStatus = await server.process.status;
     const stored = await countLines(`${storageDir}/bets.csv`);
     printSummary(results, { elapsed, stored });
-    if (interrupted !== undefined) {
-      console.log(`demo: interrupted by ${interrupted}; every process stopped`);
-      return 130;
+    if (interrupted() !== undefined) {
+      console.log(`demo: interrupted by ${interrupted()}; every process stopped`);
+      return EXIT_INTERRUPTED;
     }
     const ok = results.every((r) => r.code === 0) && serverStatus.code === 0;
     console.log(ok ? "demo: success" : `demo: FAILED (server exit ${serverStatus.code})`);
-    return ok ? 0 : 1;
+    return ok ? EXIT_OK : EXIT_FAIL;
   } finally {
     for (const process of running) process.kill("SIGTERM");
     await Promise.all(running.map((process) => process.status));
     await Deno.remove(storageDir, { recursive: true });
-    for (const { signal, listener } of signals) Deno.removeSignalListener(signal, listener);
   }
 }
 
@@ -174,15 +173,6 @@ function printSummary(results: AgencyResult[], totals: { elapsed: number; stored
   console.log(widths.map((w) => "-".repeat(w)).join("  "));
   console.log(format(rows.at(-1)!));
   console.log(`\nrows in the server's storage: ${totals.stored}`);
-}
-
-async function countLines(path: string): Promise<number> {
-  let count = 0;
-  const file = await Deno.open(path);
-  for await (const chunk of file.readable) { // Closes the file at its end.
-    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) count++;
-  }
-  return count;
 }
 
 if (import.meta.main) {

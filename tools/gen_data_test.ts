@@ -2,17 +2,9 @@ import assert from "node:assert/strict";
 import { hasWon, readAgencyBets, validateBet } from "../store/mod.ts";
 import { type DatasetSummary, generateDataset } from "./gen_data.ts";
 import { type DenoOutput, runDeno } from "./processes.ts";
+import { withTempDir } from "../tests/_helpers.ts";
 
 const SCRIPT = new URL(import.meta.resolve("./gen_data.ts")).pathname;
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 function run(args: string[]): Promise<DenoOutput> {
   return runDeno(["run", "--quiet", "--allow-read", "--allow-write", SCRIPT, ...args]);
