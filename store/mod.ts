@@ -48,9 +48,9 @@ export {
   type BetStoreOptions,
   type BetStoreStats,
   type LoadBetsOptions,
-  StoreError,
   type StoreRecovery,
 } from "./store.ts";
+export { StoreError } from "./errors.ts";
 export {
   crc32,
   encodeJournalRecord,
@@ -62,10 +62,12 @@ export {
   type ParseJournalOptions,
 } from "./journal.ts";
 export {
-  type BatchStatus,
-  type CheckedBatch,
+  BatchSequenceError,
   type DoneOutcome,
-  Lottery,
-  type LotteryOptions,
+  type Lottery,
+  type SequenceViolation,
+  type SubmitOutcome,
+  type SubmittedBatch,
   type WinnersByAgency,
 } from "./lottery.ts";
+export { type BatchStatus, FileLottery, type FileLotteryOptions } from "./file_lottery.ts";
