@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import type { Bet } from "./bet.ts";
 import { betToCsvRow, CsvFormatError } from "./csv/mod.ts";
 import { journalPathOf } from "./journal.ts";
-import { BetStore, StoreError } from "./store.ts";
+import { StoreError } from "./errors.ts";
+import { BetStore } from "./store.ts";
 import { runDeno } from "../tools/processes.ts";
 
 function bet(i: number, overrides: Partial<Bet> = {}): Bet {
