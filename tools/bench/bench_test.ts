@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { withTempDir } from "../../tests/_helpers.ts";
-import { runIngest } from "./client.ts";
+import { runIngest } from "./load.ts";
 import { DENO_RUN_FLAGS, runDeno, startLocalServer } from "../processes.ts";
 
 const BENCH = new URL("./main.ts", import.meta.url).pathname;

@@ -9,7 +9,7 @@
 import { betToCsvRow } from "../../store/mod.ts";
 import { writeAll } from "../../util/mod.ts";
 import type { Tp0Process } from "../processes.ts";
-import { syntheticBet } from "./client.ts";
+import { syntheticBet } from "./load.ts";
 import type { BenchConfig } from "./config.ts";
 import { agenciesLabel, BENCH_CLIENT, type IngestRun } from "./ingest.ts";
 import { progress, type Row } from "./output.ts";
