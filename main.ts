@@ -41,7 +41,9 @@ Examples:
 // Each role is imported when it runs: a process loads only its own modules (the
 // server never loads the client's YAML parser, nor the client the Compose writer).
 // The long-running roles hold SIGTERM/SIGINT while they load: a stop then still ends
-// them gracefully, once they listen.
+// them gracefully, once they listen. Each role is entered through its face
+// (roles/server/mod.ts, roles/client/mod.ts); roles/ itself has none, so that main.ts
+// loads only shutdown.ts of what the roles share (log.ts, shutdown.ts, validate_echo.ts).
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   server: async (args) => {
     using _held = holdShutdownSignals();
@@ -49,7 +51,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   },
   client: async (args) => {
     using _held = holdShutdownSignals();
-    return (await import("./roles/client.ts")).runClient(args);
+    return (await import("./roles/client/mod.ts")).runClient(args);
   },
   "gen-compose": async (args) => (await import("./compose/mod.ts")).runGenCompose(args),
   "validate-echo": async (args) => (await import("./roles/validate_echo.ts")).runValidateEcho(args),
