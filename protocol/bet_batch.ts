@@ -12,20 +12,18 @@
 import { PACKED_FIELD_SLOTS, type PackedBets, packedCapacity, unpackBet } from "../store/mod.ts";
 import { isUtf8 } from "../util/mod.ts";
 import { ProtocolError } from "./errors.ts";
-import type { Frame } from "./framing.ts";
+import { type Frame, writeFrameHeader } from "./framing.ts";
 import { decodeMessage, encodedBetSize } from "./messages.ts";
 import {
   BET_BATCH_HEADER_SIZE,
   ErrorCode,
   HEADER_SIZE,
-  MAGIC,
   MAX_BATCH_COUNT,
   MAX_FRAME_SIZE,
   MAX_PAYLOAD_SIZE,
   MAX_STRING_BYTES,
   MessageType,
   messageTypeName,
-  VERSION,
 } from "./types.ts";
 
 /** A BET_BATCH decoded by {@linkcode decodeBetBatchPacked}: its bets point into the payload. */
@@ -219,22 +217,16 @@ export class BetBatchEncoder {
         `Field out of range: batchId is ${batchId} (expected an integer 0..4294967295)`,
       );
     }
-    const frame = this.#frame;
-    const payload = this.#size - HEADER_SIZE;
-    frame[0] = MAGIC;
-    frame[1] = VERSION;
-    frame[2] = MessageType.BET_BATCH;
-    frame[3] = payload >>> 8;
-    frame[4] = payload;
-    frame[5] = this.#agency >>> 8;
-    frame[6] = this.#agency;
-    frame[7] = batchId / 0x1000000;
-    frame[8] = batchId >>> 16;
-    frame[9] = batchId >>> 8;
-    frame[10] = batchId;
-    frame[11] = this.#count >>> 8;
-    frame[12] = this.#count;
-    const out = frame.slice(0, this.#size);
+    const out = this.#frame.slice(0, this.#size);
+    writeFrameHeader(out, MessageType.BET_BATCH);
+    out[5] = this.#agency >>> 8;
+    out[6] = this.#agency;
+    out[7] = batchId / 0x1000000;
+    out[8] = batchId >>> 16;
+    out[9] = batchId >>> 8;
+    out[10] = batchId;
+    out[11] = this.#count >>> 8;
+    out[12] = this.#count;
     this.#size = HEADER_SIZE + BET_BATCH_HEADER_SIZE;
     this.#count = 0;
     return out;

@@ -352,6 +352,19 @@ export async function writeAll(writer: ByteSink, bytes: Uint8Array): Promise<voi
 }
 
 /**
+ * Writes the header of a frame into its first {@linkcode HEADER_SIZE} bytes: magic,
+ * version, `type`, and the payload length, which is the rest of `frame`.
+ */
+export function writeFrameHeader(frame: Uint8Array, type: number): void {
+  const length = frame.length - HEADER_SIZE;
+  frame[0] = MAGIC;
+  frame[1] = VERSION;
+  frame[2] = type;
+  frame[3] = length >>> 8;
+  frame[4] = length & 0xff;
+}
+
+/**
  * Builds a whole frame (header and a copy of `payload`).
  * @throws {RangeError} when `type` is not a byte or the frame would exceed 8192 bytes
  */
@@ -365,11 +378,7 @@ export function encodeFrame(type: number, payload: Uint8Array): Uint8Array {
     );
   }
   const frame = new Uint8Array(HEADER_SIZE + payload.length);
-  frame[0] = MAGIC;
-  frame[1] = VERSION;
-  frame[2] = type;
-  frame[3] = payload.length >>> 8;
-  frame[4] = payload.length & 0xff;
+  writeFrameHeader(frame, type);
   frame.set(payload, HEADER_SIZE);
   return frame;
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { lorca, trickyBets } from "./_testing.ts";
 import type { Bet } from "../store/mod.ts";
 import { ProtocolError } from "./errors.ts";
 import { ByteReader, type Frame, readFrame } from "./framing.ts";
@@ -17,22 +18,9 @@ import {
 
 const encoder = new TextEncoder();
 
-const LORCA: Bet = {
-  agency: 1,
-  firstName: "Santiago Lionel",
-  lastName: "Lorca",
-  document: "30904465",
-  birthdate: "1999-03-17",
-  number: 7574,
-};
+const LORCA: Bet = lorca(1);
 
-const TRICKY_BETS: Bet[] = [
-  LORCA,
-  { ...LORCA, firstName: "María José", lastName: "Pérez-Ñúñez", number: 0 },
-  { ...LORCA, firstName: 'O\'Brien, "Junior"', lastName: "D'Arcy, Jr.", number: 99999 },
-  { ...LORCA, firstName: "Zoë 漢字 🎲", lastName: "x", document: "1", number: 4294967295 },
-  { ...LORCA, firstName: "a".repeat(255), lastName: "é".repeat(127), document: "1234567890" },
-];
+const TRICKY_BETS: Bet[] = trickyBets(1);
 
 /** Encodes, reads the frame back through a ByteReader and decodes it. */
 async function roundTrip(message: Message): Promise<Message> {

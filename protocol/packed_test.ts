@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { lorca, trickyBets } from "./_testing.ts";
 import { type Bet, packBets, unpackBet } from "../store/mod.ts";
 import { isUtf8 } from "../util/mod.ts";
 import { ProtocolError } from "./errors.ts";
@@ -7,21 +8,10 @@ import { BetBatchEncoder, decodeBetBatchPacked } from "./bet_batch.ts";
 import { decodeMessage, encodedBetSize, encodeMessage } from "./messages.ts";
 import { HEADER_SIZE, MAX_FRAME_SIZE, MessageType } from "./types.ts";
 
-const LORCA: Bet = {
-  agency: 7,
-  firstName: "Santiago Lionel",
-  lastName: "Lorca",
-  document: "30904465",
-  birthdate: "1999-03-17",
-  number: 7574,
-};
+const LORCA: Bet = lorca(7);
 
 const TRICKY_BETS: Bet[] = [
-  LORCA,
-  { ...LORCA, firstName: "María José", lastName: "Pérez-Ñúñez", number: 0 },
-  { ...LORCA, firstName: 'O\'Brien, "Junior"', lastName: "D'Arcy, Jr.", number: 99999 },
-  { ...LORCA, firstName: "Zoë 漢字 🎲", lastName: "x", document: "1", number: 4294967295 },
-  { ...LORCA, firstName: "a".repeat(255), lastName: "é".repeat(127), document: "1234567890" },
+  ...trickyBets(7),
   { ...LORCA, firstName: "", lastName: "", document: "", birthdate: "" },
 ];
 

@@ -1,19 +1,12 @@
 import assert from "node:assert/strict";
+import { testBet } from "./_testing.ts";
 import { type Bet, hasWon, LOTTERY_WINNER_NUMBER, validateBet } from "./bet.ts";
 
 const TODAY = new Date("2024-08-21T15:00:00Z");
 const OPTIONS = { agencies: 5, today: TODAY };
 
 function bet(overrides: Partial<Bet> = {}): Bet {
-  return {
-    agency: 1,
-    firstName: "José María",
-    lastName: "Núñez",
-    document: "30904465",
-    birthdate: "1999-03-17",
-    number: 7574,
-    ...overrides,
-  };
+  return testBet({ agency: 1, ...overrides });
 }
 
 Deno.test("validateBet() accepts good bets, edge values included", () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { testBet } from "./_testing.ts";
 import type { Bet } from "./bet.ts";
 import { agencyRowToBet, betToAgencyCsvRow, storeRowToBet } from "./_csv_reference.ts";
 import {
@@ -11,15 +12,7 @@ import {
 } from "./csv/mod.ts";
 
 function bet(overrides: Partial<Bet> = {}): Bet {
-  return {
-    agency: 3,
-    firstName: "José María",
-    lastName: "Núñez",
-    document: "30904465",
-    birthdate: "1999-03-17",
-    number: 7574,
-    ...overrides,
-  };
+  return testBet(overrides);
 }
 
 /** Bets whose names need every kind of quoting. */

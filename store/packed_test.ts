@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { testBet } from "./_testing.ts";
 import { type Bet, validateBet } from "./bet.ts";
 import { firstInvalidBet, packBets, packedDocument, unpackBet } from "./packed_bets.ts";
 import { betToAgencyCsvRow } from "./_csv_reference.ts";
@@ -14,15 +15,7 @@ import {
 const TODAY = new Date("2024-08-21T15:00:00Z");
 
 function bet(overrides: Partial<Bet> = {}): Bet {
-  return {
-    agency: 3,
-    firstName: "José María",
-    lastName: "Núñez",
-    document: "30904465",
-    birthdate: "1999-03-17",
-    number: 7574,
-    ...overrides,
-  };
+  return testBet(overrides);
 }
 
 /** Bets on every edge of every rule, valid and not. */
