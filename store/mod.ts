@@ -48,9 +48,9 @@ export {
   type BetStoreOptions,
   type BetStoreStats,
   type LoadBetsOptions,
-  StoreError,
   type StoreRecovery,
 } from "./store.ts";
+export { StoreError } from "./errors.ts";
 export {
   crc32,
   encodeJournalRecord,
