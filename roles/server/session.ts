@@ -8,13 +8,11 @@
 
 import {
   ByteReader,
-  ConnectionClosedError,
   decodeBetBatchPacked,
   decodeMessage,
   encodeMessage,
   encodeWinnersReplies,
   ErrorCode,
-  errorCodeName,
   MAGIC,
   MessageType,
   messageTypeName,
@@ -27,9 +25,10 @@ import { describeError, writeAll } from "../../util/mod.ts";
 import type { ServerConfig } from "../config/mod.ts";
 import { log } from "../log.ts";
 import { abortable } from "../shutdown.ts";
-import { closeQuietly, drainInput, LINGER_MS, remoteIp } from "./_socket.ts";
+import { closeQuietly, remoteIp } from "./_socket.ts";
 import { submitBatch } from "./batches.ts";
 import { RequestFailed } from "./errors.ts";
+import { reportFailure } from "./failure.ts";
 import { Outbox } from "./outbox.ts";
 import { Watchdog } from "./watchdog.ts";
 
@@ -308,45 +307,16 @@ export class Session {
 
   async #fail(error: unknown): Promise<void> {
     if (this.#closedByServer || this.#ctx.signal.aborted) return;
-    if (this.#timedOut !== undefined) {
-      log.error({
-        action: "connection",
-        result: "fail",
-        ip: this.#ip,
-        agency: this.#agency,
-        reason: this.#timedOut,
-      });
-      return;
-    }
-    if (error instanceof ProtocolError || error instanceof RequestFailed) {
-      log.error({
-        action: "connection",
-        result: "fail",
-        ip: this.#ip,
-        agency: this.#agency,
-        code: errorCodeName(error.code),
-        reason: error.message,
-      });
-      if (!this.#binary) return; // A text client gets no binary frame: just the close.
-      try {
-        this.#watchdog.arm(this.#ctx.config.idleTimeoutMs, "idle timeout");
-        await this.#outbox.flush();
-        await writeAll(
-          this.#conn,
-          encodeMessage({ type: MessageType.ERROR, code: error.code, reason: error.message }),
-        );
-        // Let the frame reach the peer: no reset for input it sent after the bad frame.
-        this.#watchdog.arm(Math.min(this.#ctx.config.readTimeoutMs, LINGER_MS), "linger");
-        await drainInput(this.#conn);
-      } catch {
-        // The peer may be gone; closing is all that is left.
-      }
-      return;
-    }
-    const reason = error instanceof ConnectionClosedError
-      ? "connection closed in the middle of a frame"
-      : describeError(error);
-    log.error({ action: "connection", result: "fail", ip: this.#ip, agency: this.#agency, reason });
+    await reportFailure(error, {
+      conn: this.#conn,
+      ip: this.#ip,
+      agency: this.#agency,
+      binary: this.#binary,
+      timedOut: this.#timedOut,
+      outbox: this.#outbox,
+      watchdog: this.#watchdog,
+      config: this.#ctx.config,
+    });
   }
 
   #release(): void {
