@@ -10,7 +10,7 @@
  * @example
  * ```ts ignore
  * import { ByteReader, decodeMessage, encodeMessage, MessageType, readFrame, writeAll }
- *   from "./protocol/mod.ts";
+ *   from "../protocol/mod.ts"; // from a folder beside protocol/
  *
  * await writeAll(conn, encodeMessage({ type: MessageType.AGENCY_DONE, agency: 1 }));
  * const frame = await readFrame(new ByteReader(conn));
