@@ -61,13 +61,6 @@ export {
   parseJournal,
   type ParseJournalOptions,
 } from "./journal.ts";
-export {
-  BatchSequenceError,
-  type DoneOutcome,
-  type Lottery,
-  type SequenceViolation,
-  type SubmitOutcome,
-  type SubmittedBatch,
-  type WinnersByAgency,
-} from "./lottery.ts";
+// The Lottery interface, its outcomes and its sequence error: all of lottery.ts is the seam.
+export * from "./lottery.ts";
 export { type BatchStatus, FileLottery, type FileLotteryOptions } from "./file_lottery.ts";
