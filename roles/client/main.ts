@@ -8,24 +8,30 @@
  */
 
 import type { Bet } from "../../store/mod.ts";
-import { EXIT_OK, EXIT_USAGE, printErr, printOut, runCommand } from "../../util/mod.ts";
+import { EXIT_OK } from "../../util/mod.ts";
 import {
   CLIENT_FIELDS,
   type ClientConfig,
-  ConfigError,
   DEFAULT_CLIENT_CONFIG_PATH,
   describeClientConfig,
   loadClientConfig,
-  parseRoleArgs,
-  type RoleCommand,
-  roleUsage,
+  type RoleArgs,
+  type RoleCli,
+  runRole,
 } from "../config/mod.ts";
 import { log, setupLogging } from "../log.ts";
 import { abortOnSignals } from "../shutdown.ts";
 import { runAgency } from "./agency.ts";
 import { singleBetFromEnv } from "./single_bet.ts";
 
-const COMMAND: RoleCommand<typeof CLIENT_FIELDS> = {
+/** What the client runs with: its configuration and the exercise-5 bet, if any. */
+interface ClientSetup {
+  config: ClientConfig;
+  bet: Bet | undefined;
+}
+
+const CLIENT_CLI: RoleCli<typeof CLIENT_FIELDS, ClientSetup> = {
+  name: "client",
   synopsis: "tp0 client --id <n> [options]",
   description: `Runs one agency. In lottery mode (the default) it sends its bets in batches,
 says it is done and asks for its winners; in echo mode it sends
@@ -43,36 +49,33 @@ A bad bets file stops the client at the bad line, before AGENCY_DONE: fix it
 and run the client again (same batch.maxAmount), the batches already stored
 are acknowledged as duplicates. Echo mode fails on a dropped connection.
 Exit codes: 0 all good, 1 the run failed or a batch was rejected, 2 bad usage or config.`,
+  load: configure,
+  run: runConfigured,
 };
-
-const USAGE = roleUsage(COMMAND);
 
 /** `tp0 client --id <n> [options]`. */
 export function runClient(args: string[]): Promise<number> {
-  return runCommand(USAGE, async () => {
-    const { help, configPath, flags } = parseRoleArgs(args, COMMAND);
-    if (help) {
-      printOut(USAGE);
-      return EXIT_OK;
-    }
-    let config: ClientConfig;
-    let bet: Bet | undefined;
-    try {
-      config = await loadClientConfig({ configPath, flags });
-      // The bet of exercise 5 is configuration too: read once, a bad one stops the client here.
-      if (config.mode === "lottery") bet = singleBetFromEnv(Deno.env.toObject(), config.id);
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      printErr(`tp0 client: ${error.message}`);
-      return EXIT_USAGE;
-    }
-    setupLogging(config.logLevel);
-    log.info({ action: "config", result: "success", ...describeClientConfig(config) });
+  return runRole(args, CLIENT_CLI);
+}
 
-    const controller = new AbortController();
-    using _signals = abortOnSignals(controller);
-    const code = await runAgency(config, { signal: controller.signal, bet });
-    log.info({ action: "finished", result: code === EXIT_OK ? "success" : "fail", code });
-    return code;
-  });
+/** The configuration, and the bet of exercise 5: configuration too, read once, checked here. */
+async function configure(
+  { configPath, flags }: RoleArgs<typeof CLIENT_FIELDS>,
+): Promise<ClientSetup> {
+  const config = await loadClientConfig({ configPath, flags });
+  const bet = config.mode === "lottery"
+    ? singleBetFromEnv(Deno.env.toObject(), config.id)
+    : undefined;
+  return { config, bet };
+}
+
+/** Logs the configuration, then runs the agency until it ends or a signal stops it. */
+async function runConfigured({ config, bet }: ClientSetup): Promise<number> {
+  setupLogging(config.logLevel);
+  log.info({ action: "config", result: "success", ...describeClientConfig(config) });
+  const controller = new AbortController();
+  using _signals = abortOnSignals(controller);
+  const code = await runAgency(config, { signal: controller.signal, bet });
+  log.info({ action: "finished", result: code === EXIT_OK ? "success" : "fail", code });
+  return code;
 }

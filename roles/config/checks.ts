@@ -33,6 +33,15 @@ export function checkLevel(text: string): LogLevel | undefined {
   }
 }
 
+/** What a log-level field of any role holds besides its key, variable and flag. */
+export const LOG_LEVEL_VALUE = {
+  arg: "<level>",
+  help: "DEBUG, INFO, WARNING, ERROR, CRITICAL",
+  fallback: "INFO",
+  check: checkLevel,
+  expected: "DEBUG, INFO, WARNING, ERROR or CRITICAL",
+};
+
 /** A non-empty path without control characters. */
 export function checkPath(text: string): string | undefined {
   // deno-lint-ignore no-control-regex

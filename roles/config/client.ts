@@ -17,13 +17,13 @@ import type { LogLevel } from "../log.ts";
 import {
   checkAddress,
   checkDuration,
-  checkLevel,
   checkPath,
   integerIn,
+  LOG_LEVEL_VALUE,
   oneOf,
   waitDuration,
 } from "./checks.ts";
-import { type Field, type FlagValues, loadFields } from "./fields.ts";
+import { type ConfigOptions, type Field, loadConfig, type LoadedConfig } from "./fields.ts";
 import { readYaml } from "./yaml.ts";
 
 /** Config file the client reads when none is given. */
@@ -33,6 +33,38 @@ export const MAX_BATCH_AMOUNT = 8192;
 
 /** What a client does. */
 export type ClientMode = "echo" | "lottery";
+
+/** What may be given to {@linkcode loadClientConfig}: a YAML file, env, flags (an id somewhere). */
+export type ClientOptions = ConfigOptions<typeof CLIENT_FIELDS>;
+
+/** The resolved, validated client configuration. */
+export interface ClientConfig extends LoadedConfig {
+  /** Agency id, 1..65535. */
+  id: number;
+  /** `host:port` of the server, port 1..65535 (see `splitHostPort` in util/). */
+  serverAddress: string;
+  /** Echo mode: how many messages to send, >= 0. */
+  loopAmount: number;
+  /** Wait between loop iterations exactly as written (`5s`). */
+  loopPeriod: string;
+  /** {@linkcode ClientConfig.loopPeriod} in milliseconds. */
+  loopPeriodMs: number;
+  /** Lowest level logged. */
+  logLevel: LogLevel;
+  /** Most bets in one batch, 1..8192 (the client also caps by frame size). */
+  batchMaxAmount: number;
+  /** What the client does. */
+  mode: ClientMode;
+  /** Agency CSV file, `{id}` replaced by the id (default `.data/agency-{id}.csv`). */
+  dataPath: string;
+  /**
+   * How long to keep trying to (re)connect to the server without progress, as
+   * written (`30s`); `0` means a single attempt.
+   */
+  connectDeadline: string;
+  /** {@linkcode ClientConfig.connectDeadline} in milliseconds, >= 0. */
+  connectDeadlineMs: number;
+}
 
 /** The client's fields, in the order they are resolved and errors name them. */
 export const CLIENT_FIELDS = {
@@ -76,16 +108,13 @@ export const CLIENT_FIELDS = {
     fallback: "5s",
     check: checkDuration,
     expected: "a Go duration like 100ms, 5s, 1m30s",
+    asWritten: true,
   } satisfies Field<number>,
   logLevel: {
     key: "log.level",
     env: "CLI_LOG_LEVEL",
     flag: "log-level",
-    arg: "<level>",
-    help: "DEBUG, INFO, WARNING, ERROR, CRITICAL",
-    fallback: "INFO",
-    check: checkLevel,
-    expected: "DEBUG, INFO, WARNING, ERROR or CRITICAL",
+    ...LOG_LEVEL_VALUE,
   } satisfies Field<LogLevel>,
   batchMaxAmount: {
     key: "batch.maxAmount",
@@ -126,88 +155,26 @@ export const CLIENT_FIELDS = {
     fallback: "30s",
     check: waitDuration(true),
     expected: "a Go duration >= 0 and <= 24h, like 500ms, 30s, 2m",
+    asWritten: true,
   } satisfies Field<number>,
 };
 
-/** What may be given to {@linkcode loadClientConfig}; everything is optional except an id somewhere. */
-export interface ClientOptions {
-  /**
-   * YAML file to read. When given it must exist; when omitted the default may be missing.
-   * @default "config/client.yaml"
-   */
-  configPath?: string;
-  /**
-   * Environment to read `CLI_ID` and overrides (`CLI_SERVER_ADDRESS`, ...) from.
-   * @default Deno.env.toObject()
-   */
-  env?: Record<string, string | undefined>;
-  /**
-   * Flag values as typed, by {@linkcode ClientConfig} property; errors name
-   * them as `tp0 client` spells them (`--id`, `--server-address`, ...).
-   */
-  flags?: FlagValues<typeof CLIENT_FIELDS>;
-}
-
-/** The resolved, validated client configuration. */
-export interface ClientConfig {
-  /** The config file path used (it may not exist when it is the default). */
-  configPath: string;
-  /** Agency id, 1..65535. */
-  id: number;
-  /** `host:port` of the server, port 1..65535 (see `splitHostPort` in util/). */
-  serverAddress: string;
-  /** Echo mode: how many messages to send, >= 0. */
-  loopAmount: number;
-  /** Wait between loop iterations exactly as written (`5s`). */
-  loopPeriod: string;
-  /** {@linkcode ClientConfig.loopPeriod} in milliseconds. */
-  loopPeriodMs: number;
-  /** Lowest level logged. */
-  logLevel: LogLevel;
-  /** Most bets in one batch, 1..8192 (the client also caps by frame size). */
-  batchMaxAmount: number;
-  /** What the client does. */
-  mode: ClientMode;
-  /** Agency CSV file, `{id}` replaced by the id (default `.data/agency-{id}.csv`). */
-  dataPath: string;
-  /**
-   * How long to keep trying to (re)connect to the server without progress, as
-   * written (`30s`); `0` means a single attempt.
-   */
-  connectDeadline: string;
-  /** {@linkcode ClientConfig.connectDeadline} in milliseconds, >= 0. */
-  connectDeadlineMs: number;
-}
+/** The client's fields, its default file and that file's format (YAML, see `readYaml`). */
+const CLIENT_SCHEMA = {
+  fields: CLIENT_FIELDS,
+  defaultPath: DEFAULT_CLIENT_CONFIG_PATH,
+  reader: readYaml,
+};
 
 /**
- * Loads the client configuration from flags, environment, the YAML file
- * (nested or dotted keys, case-insensitive) and defaults. The id has no
- * default: it must come from `--id` or `CLI_ID`.
- *
- * @throws {ConfigError} one line naming every bad or missing value, unknown or
- *   duplicate key, or the unreadable / unparseable file.
+ * Loads the client configuration: flag > environment > YAML file (see `readYaml`) > default;
+ * the id has no default (`--id` or `CLI_ID`), and `{id}` in `data.path` becomes the id.
+ * @throws {ConfigError} one line naming every bad or missing value, unknown or duplicate key,
+ *   or bad file.
  */
 export async function loadClientConfig(options: ClientOptions = {}): Promise<ClientConfig> {
-  const { configPath, values } = await loadFields(CLIENT_FIELDS, {
-    ...options,
-    defaultPath: DEFAULT_CLIENT_CONFIG_PATH,
-    reader: readYaml,
-  });
-  const id = values.id.value;
-  return {
-    configPath,
-    id,
-    serverAddress: values.serverAddress.value,
-    loopAmount: values.loopAmount.value,
-    loopPeriod: values.loopPeriod.text,
-    loopPeriodMs: values.loopPeriod.value,
-    logLevel: values.logLevel.value,
-    batchMaxAmount: values.batchMaxAmount.value,
-    mode: values.mode.value,
-    dataPath: values.dataPath.value.replaceAll("{id}", String(id)),
-    connectDeadline: values.connectDeadline.text,
-    connectDeadlineMs: values.connectDeadline.value,
-  };
+  const config = await loadConfig(CLIENT_SCHEMA, options);
+  return { ...config, dataPath: config.dataPath.replaceAll("{id}", String(config.id)) };
 }
 
 /**

@@ -2,12 +2,21 @@
  * A role's command line, generated from its field table: the parseArgs
  * options, the option lines of the usage text (flag, value, help, variable,
  * default) and the flag -> field mapping. Adding a key to a role is adding one
- * entry to its table.
+ * entry to its table. {@linkcode runRole} is the shape every role's command
+ * shares: `--help`, the configuration (or its one-line error, exit 2), the run.
  *
  * @module
  */
 
-import { parseCommand } from "../../util/mod.ts";
+import {
+  EXIT_OK,
+  EXIT_USAGE,
+  parseCommand,
+  printErr,
+  printOut,
+  runCommand,
+} from "../../util/mod.ts";
+import { ConfigError } from "./errors.ts";
 import type { Field, FieldTable, FlagValues } from "./fields.ts";
 
 /** What a role's `--help` says around its generated options. */
@@ -34,6 +43,48 @@ export interface RoleArgs<Table extends FieldTable> {
   configPath?: string;
   /** The fields' flags that were given, by field property. */
   flags: FlagValues<Table>;
+}
+
+/** A role's command line and what it does once configured. */
+export interface RoleCli<Table extends FieldTable, Config> extends RoleCommand<Table> {
+  /** The role's name in error lines: `tp0 server: Invalid --port: ...`. */
+  name: string;
+  /**
+   * Loads the configuration from the parsed command line.
+   *
+   * @throws {ConfigError} a bad configuration: nothing was done.
+   */
+  load(args: RoleArgs<Table>): Promise<Config>;
+  /** Runs the role with its configuration; resolves with the exit code. */
+  run(config: Config): Promise<number>;
+}
+
+/**
+ * `tp0 <role> ...`: parses `args` (a bad flag is a usage error, exit 2),
+ * prints the usage on `--help`, loads the configuration (a
+ * {@linkcode ConfigError} is one line on stderr, exit 2) and runs the role.
+ */
+export function runRole<Table extends FieldTable, Config>(
+  args: string[],
+  role: RoleCli<Table, Config>,
+): Promise<number> {
+  const usage = roleUsage(role);
+  return runCommand(usage, async () => {
+    const parsed = parseRoleArgs(args, role);
+    if (parsed.help) {
+      printOut(usage);
+      return EXIT_OK;
+    }
+    let config: Config;
+    try {
+      config = await role.load(parsed);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      printErr(`tp0 ${role.name}: ${error.message}`);
+      return EXIT_USAGE;
+    }
+    return await role.run(config);
+  });
 }
 
 /** Where the help of an option line starts (as wide as `  --logging-level <level>  `). */

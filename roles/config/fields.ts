@@ -41,6 +41,12 @@ export interface Field<T> {
   inFile?: boolean;
   /** The value's name when it is missing: `client id`. @default the file key */
   label?: string;
+  /**
+   * Whether the configuration keeps the text as written under the field's
+   * property and the checked value under `<property>Ms` (durations: logged as
+   * written, used in milliseconds).
+   */
+  asWritten?: true;
 }
 
 /** A role's fields, by the property its configuration names them with. */
@@ -58,6 +64,20 @@ export interface Resolved<T> {
 export type ResolvedFields<Table extends FieldTable> = {
   [K in keyof Table]: Table[K] extends Field<infer T> ? Resolved<T> : never;
 };
+
+/** The value a field gives its property of the configuration. */
+type ValueOf<F> = F extends { asWritten: true } ? string : F extends Field<infer T> ? T : never;
+
+/** Property `<name>Ms` of the fields kept as written. */
+type MsKey<Table extends FieldTable, K extends keyof Table> = Table[K] extends { asWritten: true }
+  ? `${K & string}Ms`
+  : never;
+
+/** The configuration `Table` resolves to: each field's value, and `<name>Ms` of those kept as written. */
+export type ConfigOf<Table extends FieldTable> =
+  & LoadedConfig
+  & { [K in keyof Table]: ValueOf<Table[K]> }
+  & { [K in keyof Table as MsKey<Table, K>]: number };
 
 /** Flag values as typed, by field property; undefined means not given. */
 export type FlagValues<Table extends FieldTable> = Partial<Record<keyof Table, string>>;
@@ -80,16 +100,31 @@ export interface Sources<Table extends FieldTable> {
   problems?: readonly string[];
 }
 
-/** What {@linkcode loadFields} takes; everything the user may give is optional. */
-export interface LoadFieldsOptions<Table extends FieldTable> {
-  /** File to read. When given it must exist; when omitted `defaultPath` may be missing. */
+/** What a role's loader takes; everything is optional. */
+export interface ConfigOptions<Table extends FieldTable> {
+  /** Config file to read. When given it must exist; when omitted the role's default may be missing. */
   configPath?: string;
-  /** The role's default config file. */
-  defaultPath: string;
-  /** Environment to read. @default Deno.env.toObject() */
+  /** Environment to read overrides from. @default Deno.env.toObject() */
   env?: Record<string, string | undefined>;
-  /** Flag values as typed. */
+  /**
+   * Flag values as typed, by configuration property (`listenBacklog`); errors
+   * name them as the command line spells them (`--listen-backlog`).
+   */
   flags?: FlagValues<Table>;
+}
+
+/** What every role's resolved configuration holds besides its fields. */
+export interface LoadedConfig {
+  /** The config file path used (it may not exist when it is the default). */
+  configPath: string;
+}
+
+/** A role's configuration: its fields, its default config file and that file's format. */
+export interface ConfigSchema<Table extends FieldTable> {
+  /** The fields, in the order they are resolved and errors name them. */
+  fields: Table;
+  /** The config file read when none is given (it may be missing). */
+  defaultPath: string;
   /** Reads the file's format (INI, YAML). */
   reader: FileReader;
 }
@@ -101,28 +136,39 @@ interface Setting {
 }
 
 /**
- * Reads the config file, then resolves every field of `table`.
+ * Reads the config file (`options.configPath`, else the schema's default),
+ * resolves every field of the schema and returns the configuration.
  *
  * @throws {ConfigError} one line naming every bad or missing value, unknown or
  *   duplicate key, or the unreadable / unparseable file.
  */
-export async function loadFields<Table extends FieldTable>(
-  table: Table,
-  options: LoadFieldsOptions<Table>,
-): Promise<{ configPath: string; values: ResolvedFields<Table> }> {
-  const configPath = options.configPath ?? options.defaultPath;
+export async function loadConfig<Table extends FieldTable>(
+  schema: ConfigSchema<Table>,
+  options: ConfigOptions<Table>,
+): Promise<ConfigOf<Table>> {
+  const configPath = options.configPath ?? schema.defaultPath;
   const text = await readConfigFile(configPath, options.configPath !== undefined);
   const problems: string[] = [];
   const file = text === undefined
     ? new Map<string, string>()
-    : await options.reader(text, { path: configPath, ...fileSchema(table), problems });
-  const values = resolveFields(table, {
+    : await schema.reader(text, { path: configPath, ...fileSchema(schema.fields), problems });
+  const values = resolveFields(schema.fields, {
     flags: options.flags,
     env: options.env ?? Deno.env.toObject(),
     file,
     problems,
   });
-  return { configPath, values };
+  const config: Record<string, unknown> = { configPath };
+  for (const [prop, field] of Object.entries(schema.fields)) {
+    const { value, text } = values[prop];
+    if (field.asWritten) {
+      config[prop] = text;
+      config[`${prop}Ms`] = value;
+    } else {
+      config[prop] = value;
+    }
+  }
+  return config as ConfigOf<Table>;
 }
 
 /**

@@ -23,14 +23,24 @@ export {
   loadClientConfig,
   MAX_BATCH_AMOUNT,
 } from "./client.ts";
-export { parseRoleArgs, type RoleArgs, type RoleCommand, roleUsage } from "./command.ts";
+export {
+  parseRoleArgs,
+  type RoleArgs,
+  type RoleCli,
+  type RoleCommand,
+  roleUsage,
+  runRole,
+} from "./command.ts";
 export { ConfigError } from "./errors.ts";
 export {
+  type ConfigOf,
+  type ConfigOptions,
+  type ConfigSchema,
   type Field,
   type FieldTable,
   type FlagValues,
-  loadFields,
-  type LoadFieldsOptions,
+  loadConfig,
+  type LoadedConfig,
   type Resolved,
   type ResolvedFields,
   resolveFields,

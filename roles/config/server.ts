@@ -13,8 +13,8 @@
  */
 
 import type { LogLevel } from "../log.ts";
-import { checkHost, checkLevel, checkPath, integerIn, waitDuration } from "./checks.ts";
-import { type Field, type FlagValues, loadFields } from "./fields.ts";
+import { checkHost, checkPath, integerIn, LOG_LEVEL_VALUE, waitDuration } from "./checks.ts";
+import { type ConfigOptions, type Field, loadConfig, type LoadedConfig } from "./fields.ts";
 import { readIni } from "./ini.ts";
 
 /** Config file the server reads when none is given. */
@@ -24,6 +24,49 @@ export const DEFAULT_SERVER_CONFIG_PATH = "config/server.ini";
  * bound on memory (each connection holds a 64 KiB read buffer: 16 MiB in all).
  */
 export const DEFAULT_MAX_CONNECTIONS = 256;
+
+/** What may be given to {@linkcode loadServerConfig} (all optional): an INI file, env, flags. */
+export type ServerOptions = ConfigOptions<typeof SERVER_FIELDS>;
+
+/** The resolved, validated server configuration. */
+export interface ServerConfig extends LoadedConfig {
+  /** TCP port, 0..65535; 0 means any free port (tests). */
+  port: number;
+  /** Listen backlog, 1..65535. */
+  listenBacklog: number;
+  /** Lowest level logged. */
+  loggingLevel: LogLevel;
+  /** Number of agencies taking part, 1..65535. */
+  agencies: number;
+  /** CSV file where bets are stored. */
+  storagePath: string;
+  /** Address to listen on. */
+  host: string;
+  /** Longest wait for the rest of a frame or line once it has started, as written (`10s`). */
+  readTimeout: string;
+  /** {@linkcode ServerConfig.readTimeout} in milliseconds, > 0. */
+  readTimeoutMs: number;
+  /** Longest silence between frames or lines before the connection is closed, as written. */
+  idleTimeout: string;
+  /** {@linkcode ServerConfig.idleTimeout} in milliseconds, > 0. */
+  idleTimeoutMs: number;
+  /** Most connections served at once, 1..65535; more are refused (BUSY). */
+  maxConnections: number;
+  /**
+   * The course's `SERVER_IP`: the name or address the agencies reach the server
+   * at (the Compose service name). Logged only; where the server listens is `host`.
+   */
+  serverIp: string;
+  /**
+   * How long after the draw's `sorteo` line the first winners are sent, as
+   * written (`0s`). Compose's merged log reads each container on its own, so a
+   * client's answer can be printed before the server's draw unless the draw's
+   * line has a head start (README, "Running it the course's way").
+   */
+  winnersDelay: string;
+  /** {@linkcode ServerConfig.winnersDelay} in milliseconds, >= 0. */
+  winnersDelayMs: number;
+}
 
 /**
  * The server's fields, in the order they are resolved and errors name them.
@@ -54,11 +97,7 @@ export const SERVER_FIELDS = {
     key: "LOGGING_LEVEL",
     env: "LOGGING_LEVEL",
     flag: "logging-level",
-    arg: "<level>",
-    help: "DEBUG, INFO, WARNING, ERROR, CRITICAL",
-    fallback: "INFO",
-    check: checkLevel,
-    expected: "DEBUG, INFO, WARNING, ERROR or CRITICAL",
+    ...LOG_LEVEL_VALUE,
   } satisfies Field<LogLevel>,
   agencies: {
     key: "AGENCIES",
@@ -99,6 +138,7 @@ export const SERVER_FIELDS = {
     fallback: "10s",
     check: waitDuration(false),
     expected: "a Go duration > 0 and <= 24h, like 500ms, 10s, 1m",
+    asWritten: true,
   } satisfies Field<number>,
   idleTimeout: {
     key: "IDLE_TIMEOUT",
@@ -109,6 +149,7 @@ export const SERVER_FIELDS = {
     fallback: "60s",
     check: waitDuration(false),
     expected: "a Go duration > 0 and <= 24h, like 30s, 1m, 5m",
+    asWritten: true,
   } satisfies Field<number>,
   maxConnections: {
     key: "MAX_CONNECTIONS",
@@ -140,100 +181,23 @@ export const SERVER_FIELDS = {
     fallback: "0s",
     check: waitDuration(true),
     expected: "a Go duration >= 0 and <= 24h, like 0s, 500ms, 2s",
+    asWritten: true,
   } satisfies Field<number>,
 };
 
-/** What may be given to {@linkcode loadServerConfig}; everything is optional. */
-export interface ServerOptions {
-  /**
-   * INI file to read. When given it must exist; when omitted the default may be missing.
-   * @default "config/server.ini"
-   */
-  configPath?: string;
-  /**
-   * Environment to read overrides from (`SERVER_PORT`, ...).
-   * @default Deno.env.toObject()
-   */
-  env?: Record<string, string | undefined>;
-  /**
-   * Flag values as typed, by {@linkcode ServerConfig} property; errors name
-   * them as `tp0 server` spells them (`--port`, `--listen-backlog`, ...).
-   */
-  flags?: FlagValues<typeof SERVER_FIELDS>;
-}
-
-/** The resolved, validated server configuration. */
-export interface ServerConfig {
-  /** The config file path used (it may not exist when it is the default). */
-  configPath: string;
-  /** TCP port, 0..65535; 0 means any free port (tests). */
-  port: number;
-  /** Listen backlog, 1..65535. */
-  listenBacklog: number;
-  /** Lowest level logged. */
-  loggingLevel: LogLevel;
-  /** Number of agencies taking part, 1..65535. */
-  agencies: number;
-  /** CSV file where bets are stored. */
-  storagePath: string;
-  /** Address to listen on. */
-  host: string;
-  /** Longest wait for the rest of a frame or line once it has started, as written (`10s`). */
-  readTimeout: string;
-  /** {@linkcode ServerConfig.readTimeout} in milliseconds, > 0. */
-  readTimeoutMs: number;
-  /** Longest silence between frames or lines before the connection is closed, as written. */
-  idleTimeout: string;
-  /** {@linkcode ServerConfig.idleTimeout} in milliseconds, > 0. */
-  idleTimeoutMs: number;
-  /** Most connections served at once, 1..65535; more are refused (BUSY). */
-  maxConnections: number;
-  /**
-   * The course's `SERVER_IP`: the name or address the agencies reach the server
-   * at (the Compose service name). Logged only; where the server listens is `host`.
-   */
-  serverIp: string;
-  /**
-   * How long after the draw's `sorteo` line the first winners are sent, as
-   * written (`0s`). Compose's merged log reads each container on its own, so a
-   * client's answer can be printed before the server's draw unless the draw's
-   * line has a head start (README, "Running it the course's way").
-   */
-  winnersDelay: string;
-  /** {@linkcode ServerConfig.winnersDelay} in milliseconds, >= 0. */
-  winnersDelayMs: number;
-}
+/** The server's fields, its default file and that file's format (INI, see `readIni`). */
+const SERVER_SCHEMA = {
+  fields: SERVER_FIELDS,
+  defaultPath: DEFAULT_SERVER_CONFIG_PATH,
+  reader: readIni,
+};
 
 /**
- * Loads the server configuration from flags, environment, the INI file
- * (keys at the top or under `[DEFAULT]`, case-insensitive) and defaults.
- *
- * @throws {ConfigError} one line naming every bad value, unknown or
- *   duplicate key, or the unreadable / unparseable file.
+ * Loads the server configuration: flag > environment > INI file (see `readIni`) > default.
+ * @throws {ConfigError} one line naming every bad value, unknown or duplicate key, or bad file.
  */
-export async function loadServerConfig(options: ServerOptions = {}): Promise<ServerConfig> {
-  const { configPath, values } = await loadFields(SERVER_FIELDS, {
-    ...options,
-    defaultPath: DEFAULT_SERVER_CONFIG_PATH,
-    reader: readIni,
-  });
-  return {
-    configPath,
-    port: values.port.value,
-    listenBacklog: values.listenBacklog.value,
-    loggingLevel: values.loggingLevel.value,
-    agencies: values.agencies.value,
-    storagePath: values.storagePath.value,
-    host: values.host.value,
-    readTimeout: values.readTimeout.text,
-    readTimeoutMs: values.readTimeout.value,
-    idleTimeout: values.idleTimeout.text,
-    idleTimeoutMs: values.idleTimeout.value,
-    maxConnections: values.maxConnections.value,
-    serverIp: values.serverIp.value,
-    winnersDelay: values.winnersDelay.text,
-    winnersDelayMs: values.winnersDelay.value,
-  };
+export function loadServerConfig(options: ServerOptions = {}): Promise<ServerConfig> {
+  return loadConfig(SERVER_SCHEMA, options);
 }
 
 /**
