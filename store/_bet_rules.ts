@@ -12,13 +12,6 @@ export const MIN_BIRTH_YEAR = 1900;
 export const MAX_DOCUMENT_DIGITS = 10;
 const MS_PER_DAY = 86_400_000;
 
-/** `0` */
-export const CHAR_0 = 0x30;
-/** `9` */
-export const CHAR_9 = 0x39;
-/** `-` */
-export const CHAR_DASH = 0x2d;
-
 /** Whitespace that `String.prototype.trim` removes, above U+0020 (controls are rejected earlier). */
 export function isTrimmedSpace(c: number): boolean {
   return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 ||
