@@ -26,22 +26,8 @@ export {
   PackedField,
   unpackBet,
 } from "./packed_bets.ts";
-export {
-  type AgencyBetRecord,
-  betToCsvRow,
-  csvField,
-  CsvFormatError,
-  packedBetsToCsvRows,
-  type PackedRecords,
-  readAgencyBets,
-  type ReadAgencyBetsOptions,
-  readAgencyBetsPacked,
-  readStoreBets,
-  type ReadStoreBetsOptions,
-  readStoreBetsPacked,
-  type ValidCsvRows,
-  validCsvRows,
-} from "./csv/mod.ts";
+// Bets as CSV: the format, the store rows, the readers (store/csv/ is a package of its own).
+export * from "./csv/mod.ts";
 export {
   type BatchKey,
   BetStore,
