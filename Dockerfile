@@ -54,8 +54,8 @@ RUN set -eu; \
 # The launcher: `tp0 <role> ...` runs the bundle with the permissions the program needs
 # (the config loader reads the whole environment) and never fetches anything. The V8 flag
 # caps the young generation (8 MiB a semi-space), as `deno task tp0` and the compiled
-# release do: it keeps the server under 100 MB however many bets it stores (README,
-# Performance).
+# release do: it keeps the server under 100 MB however many bets it stores
+# (docs/performance.md).
 RUN printf '%s\n' \
       '#!/bin/sh' \
       '# tp0: the bundled program run by deno, offline (see the Dockerfile).' \

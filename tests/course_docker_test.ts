@@ -11,8 +11,8 @@
  * collides neither with a system the user has up nor with another test run.
  *
  * `TP0_COURSE_RUNS=20 deno test -A tests/course_docker_test.ts` repeats the
- * draw scenarios (the causal-order measurement of README "Running it the
- * course's way"); the default is one run each.
+ * draw scenarios (the causal-order measurement of docs/docker.md, "The causal
+ * order of merged logs"); the default is one run each.
  */
 
 import assert from "node:assert/strict";

@@ -2,7 +2,7 @@
  * The layering rules, read from every import of every TypeScript file in the
  * repository: a package (a folder with a `mod.ts`) is entered only through
  * its face, `_private.ts` files stay in their folder, and each layer imports
- * only the layers below it (README, "Layout"):
+ * only the layers below it (docs/design.md, "Layers"):
  *
  *     util  <-  store  <-  protocol  <-  roles/*  <-  main.ts
  *                  ^------ compose ---------'  (compose: util and store only)

@@ -15,7 +15,7 @@ export const ROOT: string = new URL("..", import.meta.url).pathname;
 /**
  * Runtime flags every tp0 process runs with, as in the `tp0` task and the Dockerfile:
  * V8's young generation capped at 8 MiB a semi-space (the default lets it grow to 16
- * and keeps the server over 100 MB in a 10M-bet run; see README, Performance).
+ * and keeps the server over 100 MB in a 10M-bet run; see docs/performance.md).
  */
 export const DENO_RUN_FLAGS: readonly string[] = [
   "--allow-all",
