@@ -28,7 +28,19 @@ Deno.test("deno task bench at toy sizes: every section's figures, checked runs, 
     const { code, stdout, stderr } = await runDeno([
       ...["run", ...DENO_RUN_FLAGS, BENCH],
       ...["--only", "e2e,ingest,floor,memory", "--runs", "1", "--no-bundle"],
-      ...["--ingest-bets", "6000", "--agencies", "1,3", "--big-bets", "3000", "--out", out],
+      ...[
+        "--ingest-bets",
+        "6000",
+        "--agencies",
+        "1,3",
+        "--big-bets",
+        "3000",
+        "--fleet-bets",
+        "3000",
+        "--fleet-agencies",
+        "3",
+      ],
+      ...["--out", out],
     ], { env: { TMPDIR: tmp } });
     assert.equal(code, 0, stderr);
     assert.match(stderr, /bench: done in \d+ s; results in /);
@@ -48,6 +60,10 @@ Deno.test("deno task bench at toy sizes: every section's figures, checked runs, 
     };
     assert.ok(row("e2e", "total wall").stat.median > 0);
     assert.ok(row("e2e", "start: server listening").stat.median > 0);
+    assert.ok(row("e2e", "total wall, external harness").stat.median > 0);
+    assert.ok(row("e2e", "CPU, all processes (deno run").stat.median > 0);
+    assert.ok(row("e2e", "CPU, agency 5").stat.median > 0);
+    assert.ok(row("e2e", "3 agencies x 1000 bets, real clients").stat.median > 0);
     assert.ok(row("ingest", "1 agency: bets/s").stat.median > 0);
     assert.ok(row("ingest", "3 agencies: bets/s").stat.median > 0);
     assert.ok(row("floor", "bets/s").stat.median > 0);

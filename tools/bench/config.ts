@@ -26,6 +26,9 @@ Options:
   --big-bets <n>         bets of the generated dataset of the memory section (default 10000000)
   --big-agencies <n>     agencies sharing them (default 1: one client sends them all)
   --no-bundle            skip the e2e runs of the deno bundle
+  --fleet-bets <n>       bets of the e2e run of many real clients, in all (default 2000000; 0 skips it)
+  --fleet-agencies <n>   agencies sharing them (default 20)
+  --no-external          skip the e2e runs of the external harness (e2e_external.sh)
   --out <path>           results file (default bench/results.json)
   -h, --help             show this help`;
 
@@ -45,6 +48,12 @@ export interface BenchConfig {
   bigAgencies: number;
   /** Whether e2e also runs the `deno bundle` of main.ts. */
   bundle: boolean;
+  /** Bets of the e2e run of `fleetAgencies` real clients (0: none). */
+  fleetBets: number;
+  /** Agencies of that run. */
+  fleetAgencies: number;
+  /** Whether e2e also times each run from outside (`e2e_external.sh`). */
+  external: boolean;
   /** Results file. */
   out: string;
 }
@@ -58,6 +67,9 @@ const OPTIONS = {
   "big-bets": { type: "string" },
   "big-agencies": { type: "string" },
   "no-bundle": { type: "boolean" },
+  "no-external": { type: "boolean" },
+  "fleet-bets": { type: "string" },
+  "fleet-agencies": { type: "string" },
   out: { type: "string" },
 } as const;
 
@@ -90,6 +102,11 @@ export function parseConfig(args: string[]): BenchConfig | "help" {
     bigBets: integer("big-bets", values["big-bets"], quick ? 1_000_000 : 10_000_000),
     bigAgencies: integer("big-agencies", values["big-agencies"], 1),
     bundle: values["no-bundle"] !== true,
+    external: values["no-external"] !== true,
+    fleetBets: values["fleet-bets"] === "0"
+      ? 0
+      : integer("fleet-bets", values["fleet-bets"], quick ? 200_000 : 2_000_000),
+    fleetAgencies: integer("fleet-agencies", values["fleet-agencies"], 20),
     out: values.out ?? `${ROOT}bench/results.json`,
   };
 }

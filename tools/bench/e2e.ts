@@ -11,12 +11,14 @@
 
 import { isListeningLine, type LocalServer, ROOT, type Tp0Process } from "../processes.ts";
 import { countLines } from "../files.ts";
+import { generateDataset } from "../gen_data.ts";
 import type { BenchConfig } from "./config.ts";
 import { progress, type Row } from "./output.ts";
 import {
   type Launcher,
   makeTempDir,
   removeTempDir,
+  RUN_LAUNCHER,
   startServer,
   stop,
   stopAll,
@@ -34,10 +36,22 @@ export interface E2eMarks {
   lastDone: number;
   draw: number;
   lastWinners: number;
+  /** The last agency's exit: the run's end-to-end time, as an outside harness measures it. */
+  lastExit: number;
   serverRss: number;
   clientRss: number;
-  /** CPU time of the server (user + system) until the last reply, in ms. */
+  /** CPU time of the server (user + system) once every agency has exited, in ms. */
   serverCpu: number;
+  /** CPU time of each agency (user + system) at its last line (`finished`), in ms. */
+  clientCpu: number[];
+}
+
+/** The same run measured by `e2e_external.sh`, outside the bench's process. */
+export interface ExternalMarks {
+  wall: number;
+  listening: number;
+  serverCpu: number;
+  clientsCpu: number;
 }
 
 /** Rows and winners a dataset must produce. */
@@ -96,9 +110,11 @@ export async function runE2e(options: E2eOptions): Promise<E2eMarks> {
     lastDone: 0,
     draw: Number.NaN,
     lastWinners: 0,
+    lastExit: 0,
     serverRss: 0,
     clientRss: 0,
     serverCpu: 0,
+    clientCpu: [] as number[],
   };
   let local: LocalServer | undefined;
   let serverRss: RssWatch | undefined;
@@ -117,7 +133,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eMarks> {
     // VmHWM is the peak since the process started: polling from now on misses nothing.
     if (options.watchRss) serverRss = new RssWatch(server.pid);
     for (let i = 1; i <= agencies; i++) {
-      clients.push(launcher.spawn([
+      const client: Tp0Process = launcher.spawn([
         ...["client", "--id", String(i), "--server-address", local.address],
         ...["--data", `${dataDir}/agency-${i}.csv`],
       ], {
@@ -125,12 +141,21 @@ export async function runE2e(options: E2eOptions): Promise<E2eMarks> {
           if (has(line, "connect")) marks.lastConnect = Math.max(marks.lastConnect, at());
           else if (has(line, "consulta_ganadores")) {
             marks.lastWinners = Math.max(marks.lastWinners, at());
+          } else if (has(line, "resumen") || has(line, "finished")) {
+            // Its last lines before it exits (/proc is gone once it has): the last read wins.
+            const cpu = cpuMs(client.pid);
+            if (cpu !== undefined) marks.clientCpu[i - 1] = cpu;
           }
         },
-      }));
+      });
+      clients.push(client);
     }
     const clientRss = options.watchRss ? clients.map((c) => new RssWatch(c.pid)) : [];
-    const statuses = await Promise.all(clients.map((client) => client.status));
+    const statuses = await Promise.all(clients.map(async (client) => {
+      const status = await client.status;
+      marks.lastExit = Math.max(marks.lastExit, at());
+      return status;
+    }));
     for (const watch of clientRss) marks.clientRss = Math.max(marks.clientRss, watch.stop());
     serverRss?.read();
     marks.serverRss = serverRss?.stop() ?? 0;
@@ -163,20 +188,70 @@ export async function runE2e(options: E2eOptions): Promise<E2eMarks> {
   }
 }
 
-/** The section: a warm-up, then `config.runs` runs with each launcher. */
+/** The external harness beside this file. */
+const EXTERNAL_SCRIPT = new URL("./e2e_external.sh", import.meta.url).pathname;
+
+/**
+ * One run of `e2e_external.sh` (the same processes, timed by a shell that reads
+ * none of their output); undefined, with a progress line, when it cannot run.
+ */
+export async function runExternal(
+  dataDir: string,
+  agencies: number,
+): Promise<ExternalMarks | undefined> {
+  let output: Deno.CommandOutput;
+  try {
+    output = await new Deno.Command(EXTERNAL_SCRIPT, {
+      args: [dataDir, String(agencies)],
+      env: { DENO: Deno.execPath() },
+      stdin: "null",
+    }).output();
+  } catch (error) {
+    progress(`external harness skipped: ${error instanceof Error ? error.message : error}`);
+    return undefined;
+  }
+  const text = new TextDecoder().decode(output.stdout);
+  const field = (name: string) => Number(new RegExp(`${name}=(\\d+)`).exec(text)?.[1]);
+  if (!output.success || Number.isNaN(field("wall_ms"))) {
+    progress(`external harness failed: ${new TextDecoder().decode(output.stderr).trim()}`);
+    return undefined;
+  }
+  return {
+    wall: field("wall_ms"),
+    listening: field("listening_ms"),
+    serverCpu: field("server_cpu_ms"),
+    clientsCpu: field("clients_cpu_ms"),
+  };
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * The section: a warm-up, then `config.runs` runs with each launcher; with
+ * `deno run main.ts` each run is followed by one of the external harness
+ * (A B A B), so the two figures share the machine's load.
+ */
 export async function benchE2e(config: BenchConfig, launchers: Launcher[]): Promise<Row[]> {
   const dataDir = SHIPPED_DATA;
   const agencies = 5;
   const facts = await datasetFacts(dataDir, agencies);
   const rows: Row[] = [];
   for (const launcher of launchers) {
+    const external = launcher === RUN_LAUNCHER && config.external;
     // One warm-up run (module and code caches), not counted.
     progress(`e2e (${launcher.name}): warm-up`);
     await runE2e({ launcher, dataDir, agencies, facts, watchRss: false });
     const all: E2eMarks[] = [];
+    const outside: ExternalMarks[] = [];
     for (let run = 1; run <= config.runs; run++) {
       progress(`e2e (${launcher.name}): run ${run}/${config.runs}`);
       all.push(await runE2e({ launcher, dataDir, agencies, facts, watchRss: false }));
+      if (external) {
+        const marks = await runExternal(dataDir, agencies);
+        if (marks) outside.push(marks);
+      }
     }
     const row = (name: string, pick: (m: E2eMarks) => number, note?: string): Row => ({
       section: "e2e",
@@ -186,14 +261,90 @@ export async function benchE2e(config: BenchConfig, launchers: Launcher[]): Prom
       ...(note === undefined ? {} : { note }),
     });
     rows.push(
-      row("total wall", (m) => m.lastWinners, `${facts.bets} bets, ${agencies} agencies`),
+      row(
+        "total wall",
+        (m) => m.lastExit,
+        `${facts.bets} bets, ${agencies} agencies, to last exit`,
+      ),
+    );
+    if (outside.length > 0) {
+      rows.push({
+        section: "e2e",
+        name: "total wall, external harness (deno run main.ts)",
+        unit: "ms",
+        stat: statOf(outside.map((m) => m.wall)),
+        note: "e2e_external.sh, run after each run above",
+      });
+    }
+    rows.push(
       row("  start: server listening", (m) => m.listening),
       row("  start: all agencies connected", (m) => m.lastConnect - m.listening),
       row("  ingest: to last agency done", (m) => m.lastDone - m.lastConnect),
       row("  draw", (m) => m.draw - m.lastDone),
       row("  winners: to last reply", (m) => m.lastWinners - m.draw),
-      row("server CPU time", (m) => m.serverCpu, "user + system, start to last reply"),
+      row("  exit: to last agency's exit", (m) => m.lastExit - m.lastWinners),
+      row("CPU, all processes", (m) => m.serverCpu + sum(m.clientCpu), "user + system"),
+      row("  CPU, server", (m) => m.serverCpu, "start to the last agency's exit"),
+      row("  CPU, agencies in all", (m) => sum(m.clientCpu), "each to its last line"),
+      ...Array.from(
+        { length: agencies },
+        (_, i) => row(`  CPU, agency ${i + 1}`, (m) => m.clientCpu[i]),
+      ),
     );
+    if (outside.length > 0) {
+      rows.push({
+        section: "e2e",
+        name: "CPU, all processes, external harness (deno run main.ts)",
+        unit: "ms",
+        stat: statOf(outside.map((m) => m.serverCpu + m.clientsCpu)),
+        note: "/proc and /usr/bin/time, 10 ms ticks",
+      });
+    }
   }
+  if (config.fleetBets > 0) rows.push(...await benchFleet(config));
   return rows;
+}
+
+/** `config.fleetAgencies` real clients sharing `config.fleetBets` generated bets, end to end. */
+async function benchFleet(config: BenchConfig): Promise<Row[]> {
+  const agencies = config.fleetAgencies;
+  const dir = await makeTempDir("tp0-bench-fleet-");
+  try {
+    progress(`e2e: generating ${config.fleetBets} bets for ${agencies} agencies`);
+    await generateDataset({ out: dir, agencies, bets: config.fleetBets });
+    const facts = await datasetFacts(dir, agencies);
+    const options = { launcher: RUN_LAUNCHER, dataDir: dir, agencies, facts, watchRss: false };
+    progress(`e2e (${agencies} agencies): warm-up`);
+    await runE2e(options);
+    const all: E2eMarks[] = [];
+    for (let run = 1; run <= config.runs; run++) {
+      progress(`e2e (${agencies} agencies): run ${run}/${config.runs}`);
+      all.push(await runE2e(options));
+    }
+    const name = `${agencies} agencies x ${Math.round(facts.bets / agencies)} bets`;
+    return [
+      {
+        section: "e2e",
+        name: `${name}, real clients`,
+        unit: "bets/s",
+        stat: statOf(all.map((m) => facts.bets / (m.lastExit / 1000))),
+        note: "server spawned to the last agency's exit",
+      },
+      {
+        section: "e2e",
+        name: `  ${name}: wall`,
+        unit: "ms",
+        stat: statOf(all.map((m) => m.lastExit)),
+      },
+      {
+        section: "e2e",
+        name: `  ${name}: CPU, server / agencies in all`,
+        unit: "ms",
+        stat: statOf(all.map((m) => m.serverCpu)),
+        note: `agencies ${Math.round(statOf(all.map((m) => sum(m.clientCpu))).median)} ms`,
+      },
+    ];
+  } finally {
+    await removeTempDir(dir);
+  }
 }
