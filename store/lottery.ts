@@ -116,4 +116,16 @@ export interface Lottery {
 
   /** Resolves with the documents of `agency`'s winners once the draw is done. */
   winners(agency: number): Promise<readonly string[]>;
+
+  /**
+   * Only a lottery several servers share (PostgresLottery): resolves once every agency
+   * is done, whichever server took the last DONE; the server then runs {@linkcode draw}.
+   */
+  readonly allDoneAnywhere?: Promise<void>;
+
+  /**
+   * Only a lottery several servers share: once {@linkcode draw} resolved, whether this
+   * server's draw is the one that ran (and so logs `sorteo`); `false` on the others.
+   */
+  readonly drewHere?: boolean;
 }

@@ -16,6 +16,7 @@ import type { LogLevel } from "../log.ts";
 import { checkHost, checkPath, integerIn, LOG_LEVEL_VALUE, waitDuration } from "./checks.ts";
 import { type ConfigOptions, type Field, loadConfig, type LoadedConfig } from "./fields.ts";
 import { readIni } from "./ini.ts";
+import { redactStoreUrl, STORE_FIELDS, type StoreConfig } from "./store.ts";
 
 /** Config file the server reads when none is given. */
 export const DEFAULT_SERVER_CONFIG_PATH = "config/server.ini";
@@ -29,7 +30,7 @@ export const DEFAULT_MAX_CONNECTIONS = 256;
 export type ServerOptions = ConfigOptions<typeof SERVER_FIELDS>;
 
 /** The resolved, validated server configuration. */
-export interface ServerConfig extends LoadedConfig {
+export interface ServerConfig extends LoadedConfig, StoreConfig {
   /** TCP port, 0..65535; 0 means any free port (tests). */
   port: number;
   /** Listen backlog, 1..65535. */
@@ -183,6 +184,8 @@ export const SERVER_FIELDS = {
     expected: "a Go duration >= 0 and <= 24h, like 0s, 500ms, 2s",
     asWritten: true,
   } satisfies Field<number>,
+  // STORE_URL, STORE_PASSWORD_FILE, STORE_DEADLINE, REPLICA_NAME (store.ts).
+  ...STORE_FIELDS,
 };
 
 /** The server's fields, its default file and that file's format (INI, see `readIni`). */
@@ -219,5 +222,9 @@ export function describeServerConfig(config: ServerConfig): Record<string, strin
     host: config.host,
     server_ip: config.serverIp,
     winners_delay: config.winnersDelay,
+    ...(config.storeUrl === "" ? {} : {
+      store: redactStoreUrl(config.storeUrl),
+      replica: config.replicaName === "" ? Deno.hostname() : config.replicaName,
+    }),
   };
 }

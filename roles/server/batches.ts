@@ -59,7 +59,11 @@ export function submitBatch(lottery: Lottery, batch: PackedBetBatch): Promise<Ui
   // Lines a bet need the bets as objects: made now, while the frame's bytes are at hand.
   const stored = log.enabled(count === 1 ? "INFO" : "DEBUG") ? unpackAll(bets) : undefined;
   const submitted: Submitted = { agency, batchId, count, bets: stored };
-  return outcome.then((result) => reply(result, submitted));
+  return outcome.then((result) => reply(result, submitted), (error: unknown) => {
+    // A shared lottery finds some violations only once it has read the agency's state.
+    if (!(error instanceof BatchSequenceError)) throw error;
+    throw new ProtocolError(error.message, { code: ErrorCode.OUT_OF_ORDER, cause: error });
+  });
 }
 
 /** Logs what became of a batch and builds its BATCH_RESULT. */

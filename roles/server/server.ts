@@ -43,7 +43,7 @@ export async function startServer(
   config: ServerConfig,
   options: StartServerOptions = {},
 ): Promise<ServerHandle> {
-  const storage = await openLottery(config);
+  const storage = await openLottery(config, options.signal);
   let listener: Deno.TcpListener;
   try {
     listener = Deno.listen({
@@ -81,6 +81,7 @@ class Server implements ServerHandle {
   /** Resolves `winnersDelay` after the `sorteo` line: no winners go out before. */
   #announced = Promise.withResolvers<void>();
   #accepting: Promise<void>;
+  #drawStarted = false;
   #closed?: Promise<void>;
   #stopped: () => void;
 
@@ -101,6 +102,8 @@ class Server implements ServerHandle {
     this.#stopped = stopped.resolve;
     // Every agency was already done before a restart: the draw runs now, for late queries.
     if (this.#lottery.allDone) void this.#runDraw();
+    // A shared lottery: the last DONE may come to another replica.
+    this.#lottery.allDoneAnywhere?.then(() => this.#runDraw(), () => {});
   }
 
   close(): Promise<void> {
@@ -147,18 +150,33 @@ class Server implements ServerHandle {
   }
 
   async #runDraw(): Promise<void> {
+    if (this.#drawStarted) return;
+    this.#drawStarted = true;
     try {
       const winners = await this.#lottery.draw();
       let total = 0;
       for (const documents of winners.values()) total += documents.length;
-      log.info({ action: "sorteo", result: "success", cant_ganadores: total });
+      // Of several replicas sharing the lottery, the one whose claim ran the draw logs it.
+      if (this.#lottery.drewHere !== false) {
+        log.info({
+          action: "sorteo",
+          result: "success",
+          cant_ganadores: total,
+          ...this.#storage.logFields,
+        });
+      }
       // The draw's line gets a head start on the answers it causes (README, "Running it
       // the course's way"); a shutdown meanwhile ends the wait.
       if (this.#config.winnersDelayMs > 0) {
         await sleep(this.#config.winnersDelayMs, this.#closing.signal);
       }
     } catch (error) {
-      log.error({ action: "sorteo", result: "fail", error: describeError(error) });
+      log.error({
+        action: "sorteo",
+        result: "fail",
+        error: describeError(error),
+        ...this.#storage.logFields,
+      });
     } finally {
       this.#announced.resolve();
     }
