@@ -89,6 +89,11 @@ Deno.test("loadServerConfig() uses the defaults when the default file is missing
         serverIp: "server",
         winnersDelay: "0s",
         winnersDelayMs: 0,
+        storeUrl: "",
+        storePasswordFile: "",
+        storeDeadline: "30s",
+        storeDeadlineMs: 30_000,
+        replicaName: "",
       } satisfies ServerConfig,
     );
   });
@@ -111,6 +116,11 @@ Deno.test("the shipped config/server.ini holds the documented defaults", async (
     serverIp: "server",
     winnersDelay: "0s",
     winnersDelayMs: 0,
+    storeUrl: "",
+    storePasswordFile: "",
+    storeDeadline: "30s",
+    storeDeadlineMs: 30_000,
+    replicaName: "",
   });
 });
 
@@ -317,7 +327,8 @@ Deno.test("loadServerConfig() rejects an unknown key, suggesting the closest one
       await serverError({ configPath, env: {} }),
       `Unknown key in ${configPath}: COLOR (expected one of SERVER_PORT, ` +
         "SERVER_LISTEN_BACKLOG, LOGGING_LEVEL, AGENCIES, STORAGE_PATH, SERVER_HOST, " +
-        "READ_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS, SERVER_IP, WINNERS_DELAY)",
+        "READ_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS, SERVER_IP, WINNERS_DELAY, " +
+        "STORE_URL, STORE_PASSWORD_FILE, STORE_DEADLINE, REPLICA_NAME)",
     );
   });
 });
