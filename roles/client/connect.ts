@@ -11,6 +11,7 @@ import { log } from "../log.ts";
 import { firstLine } from "./_outcome.ts";
 import { type Backoff, waitToRetry } from "./backoff.ts";
 import { ConnectError } from "./errors.ts";
+import { ServerTargets } from "./targets.ts";
 import { Peer } from "./peer.ts";
 
 /** A failed attempt is logged at most this often. */
@@ -26,6 +27,8 @@ export interface ConnectWithRetryOptions {
   signal?: AbortSignal;
   /** The pause between attempts. @default DEFAULT_BACKOFF (50 ms doubling up to 2 s, jittered) */
   backoff?: Backoff;
+  /** The addresses to try, one after another (failover). @default those of `address` */
+  targets?: ServerTargets;
 }
 
 /**
@@ -40,7 +43,7 @@ export async function connectWithRetry(
   address: string,
   options: ConnectWithRetryOptions,
 ): Promise<{ conn: Deno.TcpConn; attempts: number }> {
-  const { hostname, port } = splitHostPort(address);
+  const targets = options.targets ?? new ServerTargets(address);
   const signal = options.signal ?? new AbortController().signal;
   let lastLog = Number.NEGATIVE_INFINITY;
   for (let attempt = 1;; attempt++) {
@@ -48,7 +51,7 @@ export async function connectWithRetry(
     const left = options.deadline - performance.now();
     let failure: unknown;
     try {
-      const conn = await connectOnce({ hostname, port }, {
+      const conn = await connectOnce(await targets.current(), {
         timeoutMs: Math.max(left, ATTEMPT_MIN_MS),
         signal,
       });
@@ -57,6 +60,8 @@ export async function connectWithRetry(
       signal.throwIfAborted();
       if (!isRetryableConnectError(error)) throw error;
       failure = error;
+      // The next attempt goes to the next replica, if there are several.
+      targets.advance();
     }
     const reason = describeConnectError(failure);
     const now = performance.now();
@@ -125,11 +130,13 @@ export interface LinkOptions {
 export class Link {
   #options: LinkOptions;
   #conn: Deno.TcpConn | undefined;
+  #targets: ServerTargets;
   #onAbort = () => this.#close();
 
   /** A link not connected yet. */
   constructor(options: LinkOptions) {
     this.#options = options;
+    this.#targets = new ServerTargets(options.serverAddress);
     options.signal.addEventListener("abort", this.#onAbort, { once: true });
   }
 
@@ -140,12 +147,15 @@ export class Link {
 
   /** Drops the current connection and connects again, retrying until `since` + deadline. */
   async reconnect(since: number): Promise<Peer> {
+    // A dropped connection: the next try goes to another replica, if there are several.
+    if (this.#conn !== undefined) this.#targets.advance();
     this.#close();
     const { serverAddress, connectDeadlineMs, signal, backoff } = this.#options;
     const { conn, attempts } = await connectWithRetry(serverAddress, {
       deadline: since + connectDeadlineMs,
       signal,
       backoff,
+      targets: this.#targets,
     });
     this.#conn = conn;
     log.info({ action: "connect", result: "success", server_address: serverAddress, attempts });

@@ -72,10 +72,10 @@ export function waitDuration(allowZero: boolean): Check<number> {
   };
 }
 
-/** A `host:port` or `[v6]:port` address, kept as written. */
+/** A `host:port` or `[v6]:port` address, or several comma-separated (replicas), kept as written. */
 export function checkAddress(text: string): string | undefined {
   try {
-    splitHostPort(text);
+    for (const part of text.split(",")) splitHostPort(part.trim());
     return text;
   } catch {
     return undefined;
