@@ -114,7 +114,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eMarks> {
     serverRss: 0,
     clientRss: 0,
     serverCpu: 0,
-    clientCpu: [] as number[],
+    clientCpu: Array.from({ length: agencies }, () => Number.NaN),
   };
   let local: LocalServer | undefined;
   let serverRss: RssWatch | undefined;

@@ -13,9 +13,9 @@ export interface Stat {
   samples: number[];
 }
 
-/** The median, min and max of `samples` (NaN for none). */
+/** The median, min and max of `samples` (NaN for none); a NaN sample (not read) is left out. */
 export function statOf(samples: number[]): Stat {
-  const sorted = [...samples].sort((a, b) => a - b);
+  const sorted = samples.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
   const n = sorted.length;
   const median = n === 0
     ? Number.NaN
