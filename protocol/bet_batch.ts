@@ -113,6 +113,8 @@ export interface BetBatchEncoderOptions {
   agency: number;
   /** Most bets a frame (besides the 8 KiB limit), 1..65535. @default 65535 */
   maxBets?: number;
+  /** Byte 1 of every frame: 1 for an agency without a key. @default {VERSION} (2) */
+  version?: number;
 }
 
 /**
@@ -127,6 +129,7 @@ export interface BetBatchEncoderOptions {
 export class BetBatchEncoder {
   readonly #agency: number;
   readonly #maxBets: number;
+  readonly #version: number | undefined;
   #frame = new Uint8Array(MAX_FRAME_SIZE);
   #size = HEADER_SIZE + BET_BATCH_HEADER_SIZE;
   #count = 0;
@@ -146,6 +149,7 @@ export class BetBatchEncoder {
     }
     this.#agency = options.agency;
     this.#maxBets = maxBets;
+    this.#version = options.version;
   }
 
   /** Bets in the frame being filled. */
@@ -218,7 +222,7 @@ export class BetBatchEncoder {
       );
     }
     const out = this.#frame.slice(0, this.#size);
-    writeFrameHeader(out, MessageType.BET_BATCH);
+    writeFrameHeader(out, MessageType.BET_BATCH, this.#version);
     out[5] = this.#agency >>> 8;
     out[6] = this.#agency;
     out[7] = batchId / 0x1000000;

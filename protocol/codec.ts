@@ -264,6 +264,14 @@ export class ByteCursor {
     return bytes[o] * 0x1000000 + ((bytes[o + 1] << 16) | (bytes[o + 2] << 8) | bytes[o + 3]);
   }
 
+  /** Reads exactly `size` raw bytes, as a copy. */
+  bytes(size: number, field: string): Uint8Array {
+    this.#need(size, field);
+    const start = this.#offset;
+    this.#offset = start + size;
+    return this.#bytes.slice(start, start + size);
+  }
+
   /** Reads a u8 byte length and that many bytes of strict UTF-8. */
   str8(field: string): string {
     const start = this.#stringStart(field);

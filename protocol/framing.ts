@@ -16,6 +16,7 @@ import {
   MAX_FRAME_SIZE,
   MAX_PAYLOAD_SIZE,
   toHexByte,
+  UNAUTHENTICATED_VERSION,
   VERSION,
 } from "./types.ts";
 
@@ -25,6 +26,8 @@ export interface Frame {
   type: number;
   /** The payload bytes, at most {@linkcode MAX_PAYLOAD_SIZE}. */
   payload: Uint8Array;
+  /** Byte 1 of the header, 1 or 2 ({@linkcode readFrame} always sets it). */
+  version?: number;
 }
 
 /** What {@linkcode ByteReader} reads from: `Deno.Conn` fits. */
@@ -201,9 +204,11 @@ export class ByteReader {
         { code: ErrorCode.MALFORMED },
       );
     }
-    if (available >= 2 && buffer[start + 1] !== VERSION) {
+    const version = buffer[start + 1];
+    if (available >= 2 && version !== VERSION && version !== UNAUTHENTICATED_VERSION) {
       throw new ProtocolError(
-        `Unsupported protocol version: ${buffer[start + 1]} (expected ${VERSION})`,
+        `Unsupported protocol version: ${version} ` +
+          `(expected ${UNAUTHENTICATED_VERSION} or ${VERSION})`,
         { code: ErrorCode.UNSUPPORTED_VERSION },
       );
     }
@@ -236,7 +241,7 @@ export class ByteReader {
       ? buffer.subarray(start + HEADER_SIZE, start + total)
       : buffer.slice(start + HEADER_SIZE, start + total);
     this.#consume(total);
-    return { type, payload };
+    return { type, payload, version };
   }
 
   /**
@@ -328,7 +333,7 @@ export interface ReadFrameOptions {
  * payload, which is returned as a new array.
  * @returns the frame, or `null` when the stream ends exactly between two frames
  * @throws {ProtocolError} MALFORMED on a bad magic byte or a length over 8187;
- *   UNSUPPORTED_VERSION on a version other than 1
+ *   UNSUPPORTED_VERSION on a version other than 1 or 2
  * @throws {ConnectionClosedError} when the stream ends inside a frame
  */
 export function readFrame(
@@ -353,12 +358,13 @@ export async function writeAll(writer: ByteSink, bytes: Uint8Array): Promise<voi
 
 /**
  * Writes the header of a frame into its first {@linkcode HEADER_SIZE} bytes: magic,
- * version, `type`, and the payload length, which is the rest of `frame`.
+ * `version` ({@linkcode VERSION} unless given), `type`, and the payload length, which is
+ * the rest of `frame`.
  */
-export function writeFrameHeader(frame: Uint8Array, type: number): void {
+export function writeFrameHeader(frame: Uint8Array, type: number, version = VERSION): void {
   const length = frame.length - HEADER_SIZE;
   frame[0] = MAGIC;
-  frame[1] = VERSION;
+  frame[1] = version;
   frame[2] = type;
   frame[3] = length >>> 8;
   frame[4] = length & 0xff;

@@ -87,18 +87,18 @@ async function readAllFrames(reader: ByteReader): Promise<Frame[]> {
 }
 
 const SAMPLE_FRAMES: Frame[] = [
-  { type: 0x01, payload: encoder.encode("hola") },
-  { type: 0x12, payload: new Uint8Array([0, 1]) },
-  { type: 0x7f, payload: new Uint8Array() },
-  { type: 0x10, payload: payloadOf(MAX_PAYLOAD_SIZE, 3) },
-  { type: 0x15, payload: payloadOf(300, 4) },
+  { type: 0x01, payload: encoder.encode("hola"), version: 2 },
+  { type: 0x12, payload: new Uint8Array([0, 1]), version: 2 },
+  { type: 0x7f, payload: new Uint8Array(), version: 2 },
+  { type: 0x10, payload: payloadOf(MAX_PAYLOAD_SIZE, 3), version: 2 },
+  { type: 0x15, payload: payloadOf(300, 4), version: 2 },
 ];
 const SAMPLE_STREAM = concat(SAMPLE_FRAMES.map((f) => encodeFrame(f.type, f.payload)));
 
 Deno.test("encodeFrame() writes magic, version, type and big-endian length", () => {
   assert.deepEqual(
     Array.from(encodeFrame(0x12, new Uint8Array([0x00, 0x03]))),
-    [0xb7, 0x01, 0x12, 0x00, 0x02, 0x00, 0x03],
+    [0xb7, 0x02, 0x12, 0x00, 0x02, 0x00, 0x03],
   );
   const full = encodeFrame(0x10, new Uint8Array(MAX_PAYLOAD_SIZE));
   assert.equal(full.length, MAX_FRAME_SIZE);
@@ -141,7 +141,10 @@ Deno.test("readFrame() grows a small buffer only up to what a frame needs", asyn
 });
 
 Deno.test("readFrame() returns payloads that later reads do not overwrite", async () => {
-  const frames = Array.from({ length: 20 }, (_, i) => ({ type: 0x01, payload: payloadOf(50, i) }));
+  const frames = Array.from(
+    { length: 20 },
+    (_, i) => ({ type: 0x01, payload: payloadOf(50, i), version: 2 }),
+  );
   const stream = concat(frames.map((f) => encodeFrame(f.type, f.payload)));
   const reader = new ByteReader(new FakeSource(stream, 37), { bufferSize: 64 });
   const read = await readAllFrames(reader);
@@ -169,7 +172,11 @@ Deno.test("readFrame() throws ConnectionClosedError on end of stream inside the 
     message: "Connection closed mid-frame: got 2 of 4 payload bytes",
   });
   const afterOne = new ByteReader(new FakeSource(concat([frame, frame.subarray(0, 5)])));
-  assert.deepEqual(await readFrame(afterOne), { type: 0x01, payload: encoder.encode("hola") });
+  assert.deepEqual(await readFrame(afterOne), {
+    type: 0x01,
+    payload: encoder.encode("hola"),
+    version: 2,
+  });
   await assert.rejects(readFrame(afterOne), ConnectionClosedError);
 });
 
@@ -187,13 +194,23 @@ Deno.test("readFrame() rejects a bad magic byte even when the stream then ends",
   await assert.rejects(readFrame(reader), { name: "ProtocolError", code: ErrorCode.MALFORMED });
 });
 
-Deno.test("readFrame() rejects a version other than 1", async () => {
-  const reader = new ByteReader(new FakeSource(new Uint8Array([0xb7, 0x02, 0x01, 0, 0])));
-  await assert.rejects(readFrame(reader), {
-    name: "ProtocolError",
-    code: ErrorCode.UNSUPPORTED_VERSION,
-    message: "Unsupported protocol version: 2 (expected 1)",
-  });
+Deno.test("readFrame() rejects a version other than 1 and 2", async () => {
+  for (const version of [0, 3, 0xff]) {
+    const reader = new ByteReader(new FakeSource(new Uint8Array([0xb7, version, 0x01, 0, 0])));
+    await assert.rejects(readFrame(reader), {
+      name: "ProtocolError",
+      code: ErrorCode.UNSUPPORTED_VERSION,
+      message: `Unsupported protocol version: ${version} (expected 1 or 2)`,
+    });
+  }
+});
+
+Deno.test("readFrame() reads version 1 and version 2 frames and says which", async () => {
+  const v1 = new Uint8Array([0xb7, 0x01, 0x12, 0, 2, 0, 3]);
+  const v2 = encodeFrame(0x12, new Uint8Array([0, 3]));
+  const reader = new ByteReader(new FakeSource(concat([v1, v2])));
+  assert.equal((await readFrame(reader))?.version, 1);
+  assert.equal((await readFrame(reader))?.version, 2);
 });
 
 Deno.test("readFrame() rejects a frame longer than 8 KiB before reading its payload", async () => {
@@ -362,6 +379,7 @@ Deno.test("writeAll() and readFrame() carry 1000 frames over a loopback TCP conn
   const frames = Array.from({ length: 1000 }, (_, i) => ({
     type: i % 256,
     payload: payloadOf((i * 997) % (MAX_PAYLOAD_SIZE + 1), i),
+    version: 2,
   }));
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const received = (async () => {

@@ -26,7 +26,10 @@ import {
   type Message,
   MessageType,
   messageTypeName,
+  NONCE_SIZE,
+  PROOF_SIZE,
   toHexByte,
+  UNAUTHENTICATED_VERSION,
   VERSION,
   WINNERS_FLAG_LAST,
   WINNERS_REPLY_HEADER_SIZE,
@@ -44,12 +47,24 @@ export function encodedBetSize(bet: Bet): number {
     ascii8Size(bet.document, "document") + ascii8Size(bet.birthdate, "birthdate");
 }
 
+/** Options of {@linkcode encodeMessage} and {@linkcode encodeWinnersReplies}. */
+export interface EncodeOptions {
+  /** Byte 1 of the frame: 1 for a connection without a key. @default {VERSION} (2) */
+  version?: number;
+}
+
 /**
  * Encodes a message as one whole frame, header included, in a single buffer.
  * @throws {RangeError} naming the field on a value that does not fit its field, a batch
- *   of 0 or over 65535 bets, or a frame over 8192 bytes
+ *   of 0 or over 65535 bets, a nonce or proof of another size, or a frame over 8192 bytes
  */
-export function encodeMessage(message: Message): Uint8Array {
+export function encodeMessage(message: Message, options: EncodeOptions = {}): Uint8Array {
+  const frame = encodeMessageFrame(message);
+  if (options.version !== undefined) frame[1] = checkVersion(options.version);
+  return frame;
+}
+
+function encodeMessageFrame(message: Message): Uint8Array {
   switch (message.type) {
     case MessageType.ECHO:
     case MessageType.ECHO_REPLY: {
@@ -81,6 +96,23 @@ export function encodeMessage(message: Message): Uint8Array {
       for (const document of message.documents) writer.ascii8(document, "document");
       return writer.finish();
     }
+    case MessageType.AUTH_HELLO: {
+      const writer = startFrame(message.type, 2 + NONCE_SIZE);
+      writer.u16(message.agency, "agency");
+      writer.bytes(fixedSize(message.nonce, NONCE_SIZE, "nonce"), "nonce");
+      return writer.finish();
+    }
+    case MessageType.AUTH_CHALLENGE: {
+      const writer = startFrame(message.type, NONCE_SIZE);
+      writer.bytes(fixedSize(message.nonce, NONCE_SIZE, "nonce"), "nonce");
+      return writer.finish();
+    }
+    case MessageType.AUTH_PROOF:
+    case MessageType.AUTH_OK: {
+      const writer = startFrame(message.type, PROOF_SIZE);
+      writer.bytes(fixedSize(message.proof, PROOF_SIZE, "proof"), "proof");
+      return writer.finish();
+    }
     case MessageType.ERROR: {
       const writer = startFrame(message.type, 1 + utf8ByteLength(message.reason));
       writer.u8(message.code, "code");
@@ -100,7 +132,19 @@ export function encodeMessage(message: Message): Uint8Array {
  * count 0.
  * @throws {RangeError} naming the document when one is over 255 bytes or not ASCII
  */
-export function encodeWinnersReplies(documents: string[]): Uint8Array[] {
+export function encodeWinnersReplies(
+  documents: string[],
+  options: EncodeOptions = {},
+): Uint8Array[] {
+  const frames = winnersFrames(documents);
+  if (options.version !== undefined) {
+    const version = checkVersion(options.version);
+    for (const frame of frames) frame[1] = version;
+  }
+  return frames;
+}
+
+function winnersFrames(documents: string[]): Uint8Array[] {
   const frames: Uint8Array[] = [];
   let first = 0;
   let size = WINNERS_REPLY_HEADER_SIZE;
@@ -155,6 +199,23 @@ export function decodeMessage(frame: Frame): Message {
     case MessageType.ERROR: {
       const code = cursor.u8("code");
       return { type: MessageType.ERROR, code, reason: cursor.text("reason") };
+    }
+    case MessageType.AUTH_HELLO: {
+      const agency = cursor.u16("agency");
+      const nonce = cursor.bytes(NONCE_SIZE, "nonce");
+      cursor.expectEnd();
+      return { type, agency, nonce };
+    }
+    case MessageType.AUTH_CHALLENGE: {
+      const nonce = cursor.bytes(NONCE_SIZE, "nonce");
+      cursor.expectEnd();
+      return { type, nonce };
+    }
+    case MessageType.AUTH_PROOF:
+    case MessageType.AUTH_OK: {
+      const proof = cursor.bytes(PROOF_SIZE, "proof");
+      cursor.expectEnd();
+      return { type, proof };
     }
     default:
       throw new ProtocolError(`Unknown message type: ${toHexByte(type)}`, {
@@ -291,6 +352,28 @@ function startFrame(type: number, payloadSize: number): ByteWriter {
   writer.u8(type, "type");
   writer.u16(payloadSize, "length");
   return writer;
+}
+
+/** `bytes` when it is exactly `size` bytes long. */
+function fixedSize(bytes: Uint8Array, size: number, field: string): Uint8Array {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== size) {
+    throw new RangeError(
+      `Field out of range: ${field} is ${
+        bytes instanceof Uint8Array ? bytes.length : typeof bytes
+      } bytes (expected ${size})`,
+    );
+  }
+  return bytes;
+}
+
+/** A protocol version this codec speaks (1 or 2). */
+function checkVersion(version: number): number {
+  if (version !== VERSION && version !== UNAUTHENTICATED_VERSION) {
+    throw new RangeError(
+      `Field out of range: version is ${version} (expected ${UNAUTHENTICATED_VERSION} or ${VERSION})`,
+    );
+  }
+  return version;
 }
 
 function checkU32(value: number, field: string): void {

@@ -90,7 +90,7 @@ Deno.test("encodeMessage() lays out a BET_BATCH as the spec says", () => {
     bets: [LORCA],
   });
   const expected = [
-    [0xb7, 0x01, 0x10, 0x00, 0x36], // header: magic, version, BET_BATCH, length 54
+    [0xb7, 0x02, 0x10, 0x00, 0x36], // header: magic, version 2, BET_BATCH, length 54
     [0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01], // agency 1, batchId 1, count 1
     [0x0f, ...encoder.encode("Santiago Lionel")],
     [0x05, ...encoder.encode("Lorca")],
@@ -202,7 +202,7 @@ Deno.test("encodeMessage() rejects an ECHO text over the frame and out-of-range 
 Deno.test("encodeWinnersReplies() sends one LAST frame with count 0 when there are no winners", () => {
   const frames = encodeWinnersReplies([]);
   assert.equal(frames.length, 1);
-  assert.deepEqual(Array.from(frames[0]), [0xb7, 0x01, 0x15, 0x00, 0x03, 0x01, 0x00, 0x00]);
+  assert.deepEqual(Array.from(frames[0]), [0xb7, 0x02, 0x15, 0x00, 0x03, 0x01, 0x00, 0x00]);
   assert.deepEqual(decodeMessage({ type: 0x15, payload: frames[0].subarray(HEADER_SIZE) }), {
     type: MessageType.WINNERS_REPLY,
     last: true,

@@ -5,7 +5,8 @@
  *
  * Layers, bottom to top: `types.ts` (codes, sizes and the shape of every message) ->
  * `codec.ts` (pure bytes) -> `framing.ts` (frames over a stream) -> `messages.ts` (typed
- * encode/decode) -> `bet_batch.ts` (BET_BATCH packed, for the hot paths).
+ * encode/decode) -> `bet_batch.ts` (BET_BATCH packed, for the hot paths); `auth.ts` the
+ * handshake's nonces and HMAC proofs (WebCrypto).
  *
  * @example
  * ```ts ignore
@@ -21,6 +22,7 @@
  */
 
 export {
+  AGENCY_KEY_SIZE,
   ErrorCode,
   type ErrorCodeValue,
   HEADER_SIZE,
@@ -31,7 +33,10 @@ export {
   MessageType,
   type MessageTypeCode,
   messageTypeName,
+  NONCE_SIZE,
+  PROOF_SIZE,
   toHexByte,
+  UNAUTHENTICATED_VERSION,
   VERSION,
   WINNERS_FLAG_LAST,
 } from "./types.ts";
@@ -56,6 +61,10 @@ export {
 } from "./framing.ts";
 export {
   type AgencyDoneMessage,
+  type AuthChallengeMessage,
+  type AuthHelloMessage,
+  type AuthOkMessage,
+  type AuthProofMessage,
   type BatchResultMessage,
   BET_BATCH_HEADER_SIZE,
   type BetBatchMessage,
@@ -69,7 +78,24 @@ export {
   type WinnersQueryMessage,
   type WinnersReplyMessage,
 } from "./types.ts";
-export { decodeMessage, encodedBetSize, encodeMessage, encodeWinnersReplies } from "./messages.ts";
+export {
+  decodeMessage,
+  encodedBetSize,
+  encodeMessage,
+  type EncodeOptions,
+  encodeWinnersReplies,
+} from "./messages.ts";
+export {
+  clientProof,
+  freshNonce,
+  type HandshakeNonces,
+  importAgencyKey,
+  newAgencyKeyHex,
+  parseAgencyKey,
+  serverProof,
+  verifyClientProof,
+  verifyServerProof,
+} from "./auth.ts";
 export {
   BetBatchEncoder,
   type BetBatchEncoderOptions,

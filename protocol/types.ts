@@ -7,7 +7,7 @@
  * | offset | size | field   | value                                                  |
  * | ------ | ---- | ------- | ------------------------------------------------------ |
  * | 0      | 1    | magic   | `0xB7` (a UTF-8 continuation byte: never starts text)  |
- * | 1      | 1    | version | `0x01`                                                 |
+ * | 1      | 1    | version | `0x02` ({@linkcode VERSION}; `0x01` without a key)     |
  * | 2      | 1    | type    | {@linkcode MessageType}                                |
  * | 3      | 2    | length  | payload length, `0..8187` (u16)                        |
  * | 5      | n    | payload | depends on the type (below)                            |
@@ -26,6 +26,10 @@
  * | `0x13` | DONE_ACK      | s -> c    | agency u16                                                |
  * | `0x14` | WINNERS_QUERY | c -> s    | agency u16                                                |
  * | `0x15` | WINNERS_REPLY | s -> c    | flags u8 (bit0 LAST), count u16, count x document str8    |
+ * | `0x20` | AUTH_HELLO    | c -> s    | agency u16, client nonce (32 bytes)                       |
+ * | `0x21` | AUTH_CHALLENGE| s -> c    | server nonce (32 bytes)                                   |
+ * | `0x22` | AUTH_PROOF    | c -> s    | HMAC-SHA-256 (32 bytes), see `auth.ts`                    |
+ * | `0x23` | AUTH_OK       | s -> c    | the server's HMAC-SHA-256 (32 bytes), see `auth.ts`       |
  * | `0x7F` | ERROR         | s -> c    | code u8, reason UTF-8 (rest); the server closes after it  |
  *
  * A bet inside BET_BATCH: firstName str8 (UTF-8), lastName str8 (UTF-8), document str8
@@ -41,8 +45,22 @@ import type { Bet } from "../store/mod.ts";
 
 /** First byte of every binary frame. */
 export const MAGIC = 0xb7;
-/** Protocol version carried in byte 1 of every frame. */
-export const VERSION = 1;
+/**
+ * Protocol version carried in byte 1 of every frame an agency with a key sends: version 2
+ * adds the handshake (AUTH_HELLO ... AUTH_OK) that authenticates the agency.
+ */
+export const VERSION = 2;
+/**
+ * The version of an agency without a key (the course's flow): no handshake; only a server
+ * without agency keys accepts its lottery messages.
+ */
+export const UNAUTHENTICATED_VERSION = 1;
+/** Bytes of a handshake nonce (AUTH_HELLO, AUTH_CHALLENGE). */
+export const NONCE_SIZE = 32;
+/** Bytes of an HMAC-SHA-256 proof (AUTH_PROOF, AUTH_OK). */
+export const PROOF_SIZE = 32;
+/** Bytes of an agency key: 256 random bits. */
+export const AGENCY_KEY_SIZE = 32;
 /** Bytes of the frame header: magic, version, type, u16 length. */
 export const HEADER_SIZE = 5;
 /** Largest whole frame, header included. */
@@ -70,6 +88,14 @@ export const MessageType = {
   WINNERS_QUERY: 0x14,
   /** server -> client; flags u8 (bit0 LAST), count u16, count x (u8 len + ASCII document). */
   WINNERS_REPLY: 0x15,
+  /** client -> server; agency u16, client nonce (32 bytes): starts the handshake. */
+  AUTH_HELLO: 0x20,
+  /** server -> client; server nonce (32 bytes). */
+  AUTH_CHALLENGE: 0x21,
+  /** client -> server; HMAC-SHA-256 of the agency and both nonces under the agency key. */
+  AUTH_PROOF: 0x22,
+  /** server -> client; the server's HMAC-SHA-256 of both nonces: it holds the key too. */
+  AUTH_OK: 0x23,
   /** server -> client; code u8, reason UTF-8; the server closes the connection after it. */
   ERROR: 0x7f,
 } as const;
@@ -90,6 +116,7 @@ export const ErrorCode = {
   SHUTTING_DOWN: 8,
   BUSY: 9,
   TIMEOUT: 10,
+  UNAUTHENTICATED: 11,
 } as const;
 
 /** One of the {@linkcode ErrorCode} values. */
@@ -205,6 +232,40 @@ export interface ErrorMessage {
   reason: string;
 }
 
+/** AUTH_HELLO (client -> server): the agency it speaks for and a fresh nonce. */
+export interface AuthHelloMessage {
+  /** {@linkcode MessageType.AUTH_HELLO} */
+  type: typeof MessageType.AUTH_HELLO;
+  /** Agency number, u16. */
+  agency: number;
+  /** {@linkcode NONCE_SIZE} random bytes, fresh for each connection. */
+  nonce: Uint8Array;
+}
+
+/** AUTH_CHALLENGE (server -> client): the server's fresh nonce. */
+export interface AuthChallengeMessage {
+  /** {@linkcode MessageType.AUTH_CHALLENGE} */
+  type: typeof MessageType.AUTH_CHALLENGE;
+  /** {@linkcode NONCE_SIZE} random bytes, fresh for each connection. */
+  nonce: Uint8Array;
+}
+
+/** AUTH_PROOF (client -> server): the agency's HMAC-SHA-256 over both nonces. */
+export interface AuthProofMessage {
+  /** {@linkcode MessageType.AUTH_PROOF} */
+  type: typeof MessageType.AUTH_PROOF;
+  /** {@linkcode PROOF_SIZE} bytes. */
+  proof: Uint8Array;
+}
+
+/** AUTH_OK (server -> client): the server's HMAC-SHA-256 over both nonces. */
+export interface AuthOkMessage {
+  /** {@linkcode MessageType.AUTH_OK} */
+  type: typeof MessageType.AUTH_OK;
+  /** {@linkcode PROOF_SIZE} bytes. */
+  proof: Uint8Array;
+}
+
 /** Every message of the protocol, told apart by its numeric `type`. */
 export type Message =
   | EchoMessage
@@ -215,4 +276,8 @@ export type Message =
   | DoneAckMessage
   | WinnersQueryMessage
   | WinnersReplyMessage
+  | AuthHelloMessage
+  | AuthChallengeMessage
+  | AuthProofMessage
+  | AuthOkMessage
   | ErrorMessage;

@@ -119,7 +119,7 @@ export async function decodeAll(bytes: Uint8Array): Promise<Message[]> {
 
 /** Several messages as one byte string, in order. */
 export function frames(...messages: Message[]): Uint8Array {
-  const encoded = messages.map(encodeMessage);
+  const encoded = messages.map((message) => encodeMessage(message));
   const bytes = new Uint8Array(encoded.reduce((sum, frame) => sum + frame.length, 0));
   let offset = 0;
   for (const frame of encoded) {
