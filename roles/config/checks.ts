@@ -48,6 +48,13 @@ export function checkPath(text: string): string | undefined {
   return text !== "" && !/[\x00-\x1f\x7f]/.test(text) ? text : undefined;
 }
 
+/** `check`, or the empty text (a field that may be left unset). */
+export function optional<T>(check: Check<T>): Check<T | ""> {
+  return function checkOptional(text) {
+    return text === "" ? "" : check(text);
+  };
+}
+
 /** A host name or address: no spaces, no control characters. */
 export function checkHost(text: string): string | undefined {
   // deno-lint-ignore no-control-regex

@@ -21,9 +21,11 @@ import {
   integerIn,
   LOG_LEVEL_VALUE,
   oneOf,
+  optional,
   waitDuration,
 } from "./checks.ts";
 import { type ConfigOptions, type Field, loadConfig, type LoadedConfig } from "./fields.ts";
+import { readAgencyKey } from "./keys.ts";
 import { readYaml } from "./yaml.ts";
 
 /** Config file the client reads when none is given. */
@@ -64,6 +66,10 @@ export interface ClientConfig extends LoadedConfig {
   connectDeadline: string;
   /** {@linkcode ClientConfig.connectDeadline} in milliseconds, >= 0. */
   connectDeadlineMs: number;
+  /** The agency's key file (64 hex digits); empty: no key, protocol version 1. */
+  keyPath: string;
+  /** The key read from {@linkcode ClientConfig.keyPath}; none without a path. */
+  key?: Uint8Array;
 }
 
 /** The client's fields, in the order they are resolved and errors name them. */
@@ -157,6 +163,17 @@ export const CLIENT_FIELDS = {
     expected: "a Go duration >= 0 and <= 24h, like 500ms, 30s, 2m",
     asWritten: true,
   } satisfies Field<number>,
+  keyPath: {
+    key: "key.path",
+    env: "CLI_KEY_PATH",
+    flag: "key",
+    arg: "<path>",
+    help: "file holding this agency's key (64 hex digits): the client proves it holds " +
+      "it (protocol version 2); none = no authentication",
+    fallback: "",
+    check: optional(checkPath),
+    expected: "a path without control characters",
+  } satisfies Field<string>,
 };
 
 /** The client's fields, its default file and that file's format (YAML, see `readYaml`). */
@@ -168,19 +185,28 @@ const CLIENT_SCHEMA = {
 
 /**
  * Loads the client configuration: flag > environment > YAML file (see `readYaml`) > default;
- * the id has no default (`--id` or `CLI_ID`), and `{id}` in `data.path` becomes the id.
+ * the id has no default (`--id` or `CLI_ID`), `{id}` in `data.path` and `key.path` becomes
+ * the id, and the key file is read when `key.path` names one.
  * @throws {ConfigError} one line naming every bad or missing value, unknown or duplicate key,
  *   or bad file.
  */
 export async function loadClientConfig(options: ClientOptions = {}): Promise<ClientConfig> {
-  const config = await loadConfig(CLIENT_SCHEMA, options);
-  return { ...config, dataPath: config.dataPath.replaceAll("{id}", String(config.id)) };
+  const loaded = await loadConfig(CLIENT_SCHEMA, options);
+  const id = String(loaded.id);
+  const config: ClientConfig = {
+    ...loaded,
+    dataPath: loaded.dataPath.replaceAll("{id}", id),
+    keyPath: loaded.keyPath.replaceAll("{id}", id),
+  };
+  if (config.keyPath === "") return config;
+  return { ...config, key: await readAgencyKey(config.keyPath) };
 }
 
 /**
  * The fields of the client's startup `action: config` line, in order, values
  * as configured: `client_id, server_address, loop_amount, loop_period,
- * log_level, mode, batch_max_amount, data_path, connect_deadline`.
+ * log_level, mode, batch_max_amount, data_path, connect_deadline, key` (the key file's
+ * path, `none` without one; never its content).
  */
 export function describeClientConfig(config: ClientConfig): Record<string, string | number> {
   return {
@@ -193,5 +219,6 @@ export function describeClientConfig(config: ClientConfig): Record<string, strin
     batch_max_amount: config.batchMaxAmount,
     data_path: config.dataPath,
     connect_deadline: config.connectDeadline,
+    key: config.keyPath === "" ? "none" : config.keyPath,
   };
 }

@@ -89,6 +89,10 @@ Deno.test("loadServerConfig() uses the defaults when the default file is missing
         serverIp: "server",
         winnersDelay: "0s",
         winnersDelayMs: 0,
+        agencyKeysPath: "",
+        authTimeout: "5s",
+        authTimeoutMs: 5000,
+        maxHandshakes: 128,
         storeUrl: "",
         storePasswordFile: "",
         storeDeadline: "30s",
@@ -116,6 +120,10 @@ Deno.test("the shipped config/server.ini holds the documented defaults", async (
     serverIp: "server",
     winnersDelay: "0s",
     winnersDelayMs: 0,
+    agencyKeysPath: "",
+    authTimeout: "5s",
+    authTimeoutMs: 5000,
+    maxHandshakes: 128,
     storeUrl: "",
     storePasswordFile: "",
     storeDeadline: "30s",
@@ -328,7 +336,7 @@ Deno.test("loadServerConfig() rejects an unknown key, suggesting the closest one
       `Unknown key in ${configPath}: COLOR (expected one of SERVER_PORT, ` +
         "SERVER_LISTEN_BACKLOG, LOGGING_LEVEL, AGENCIES, STORAGE_PATH, SERVER_HOST, " +
         "READ_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS, SERVER_IP, WINNERS_DELAY, " +
-        "STORE_URL, STORE_PASSWORD_FILE, STORE_DEADLINE, REPLICA_NAME)",
+        "AGENCY_KEYS_PATH, AUTH_TIMEOUT, MAX_HANDSHAKES, STORE_URL, STORE_PASSWORD_FILE, STORE_DEADLINE, REPLICA_NAME)",
     );
   });
 });
@@ -397,6 +405,9 @@ Deno.test("describeServerConfig() lists the startup fields in order, as configur
     ["host", "0.0.0.0"],
     ["server_ip", "server"],
     ["winners_delay", "0s"],
+    ["agency_keys", "none"],
+    ["auth_timeout", "5s"],
+    ["max_handshakes", 128],
   ]);
 });
 
@@ -420,6 +431,7 @@ Deno.test("loadClientConfig() uses the defaults when the default file is missing
         dataPath: ".data/agency-3.csv",
         connectDeadline: "30s",
         connectDeadlineMs: 30_000,
+        keyPath: "",
       } satisfies ClientConfig,
     );
   });
@@ -444,6 +456,7 @@ Deno.test("the shipped config/client.yaml holds the documented defaults", async 
     dataPath: ".data/agency-1.csv",
     connectDeadline: "30s",
     connectDeadlineMs: 30_000,
+    keyPath: "",
   });
 });
 
@@ -699,7 +712,7 @@ Deno.test("loadClientConfig() rejects an unknown key, suggesting the closest one
       "color: blue\n",
       (p) =>
         `Unknown key in ${p}: color (expected one of server.address, loop.amount, ` +
-        "loop.period, log.level, batch.maxAmount, mode, data.path, connect.deadline)",
+        "loop.period, log.level, batch.maxAmount, mode, data.path, connect.deadline, key.path)",
     ],
     ["loop: 5\n", () => 'Invalid loop: "5" (expected a mapping with amount, period)'],
     ["mode:\n  - echo\n", () => "Invalid mode: a list (expected a single value)"],
@@ -790,11 +803,13 @@ Deno.test("describeClientConfig() lists the startup fields in order, as configur
     ["batch_max_amount", 100],
     ["data_path", ".data/agency-2.csv"],
     ["connect_deadline", "30s"],
+    ["key", "none"],
   ]);
   assert.equal(
     formatEvent({ action: "config", result: "success", ...describeClientConfig(config) }),
     "action: config | result: success | client_id: 2 | server_address: server:12345 | " +
       "loop_amount: 5 | loop_period: 100ms | log_level: DEBUG | mode: lottery | " +
-      "batch_max_amount: 100 | data_path: .data/agency-2.csv | connect_deadline: 30s",
+      "batch_max_amount: 100 | data_path: .data/agency-2.csv | connect_deadline: 30s | " +
+      "key: none",
   );
 });

@@ -46,8 +46,10 @@ export {
   resolveFields,
 } from "./fields.ts";
 export { iniValue } from "./ini.ts";
+export { type AgencyKeys, readAgencyKey, readAgencyKeys } from "./keys.ts";
 export {
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_HANDSHAKES,
   DEFAULT_SERVER_CONFIG_PATH,
   describeServerConfig,
   loadServerConfig,

@@ -13,9 +13,17 @@
  */
 
 import type { LogLevel } from "../log.ts";
-import { checkHost, checkPath, integerIn, LOG_LEVEL_VALUE, waitDuration } from "./checks.ts";
+import {
+  checkHost,
+  checkPath,
+  integerIn,
+  LOG_LEVEL_VALUE,
+  optional,
+  waitDuration,
+} from "./checks.ts";
 import { type ConfigOptions, type Field, loadConfig, type LoadedConfig } from "./fields.ts";
 import { readIni } from "./ini.ts";
+import { type AgencyKeys, readAgencyKeys } from "./keys.ts";
 import { redactStoreUrl, STORE_FIELDS, type StoreConfig } from "./store.ts";
 
 /** Config file the server reads when none is given. */
@@ -25,6 +33,11 @@ export const DEFAULT_SERVER_CONFIG_PATH = "config/server.ini";
  * bound on memory (each connection holds a 64 KiB read buffer: 16 MiB in all).
  */
 export const DEFAULT_MAX_CONNECTIONS = 256;
+/**
+ * Default of `MAX_HANDSHAKES`: connections not authenticated yet held at once (with keys);
+ * past it the oldest is closed. Many times the agencies of a lottery, and a bound on memory.
+ */
+export const DEFAULT_MAX_HANDSHAKES = 128;
 
 /** What may be given to {@linkcode loadServerConfig} (all optional): an INI file, env, flags. */
 export type ServerOptions = ConfigOptions<typeof SERVER_FIELDS>;
@@ -67,6 +80,16 @@ export interface ServerConfig extends LoadedConfig, StoreConfig {
   winnersDelay: string;
   /** {@linkcode ServerConfig.winnersDelay} in milliseconds, >= 0. */
   winnersDelayMs: number;
+  /** The agencies' keys file (`<agency>:<64 hex digits>` lines); empty: no authentication. */
+  agencyKeysPath: string;
+  /** Longest time from accept to AUTH_OK (with keys), as written (`5s`). */
+  authTimeout: string;
+  /** {@linkcode ServerConfig.authTimeout} in milliseconds, > 0. */
+  authTimeoutMs: number;
+  /** Connections not authenticated yet held at once (with keys), 1..65535; then the oldest goes. */
+  maxHandshakes: number;
+  /** The keys read from {@linkcode ServerConfig.agencyKeysPath}; none without a path. */
+  agencyKeys?: AgencyKeys;
 }
 
 /**
@@ -184,6 +207,39 @@ export const SERVER_FIELDS = {
     expected: "a Go duration >= 0 and <= 24h, like 0s, 500ms, 2s",
     asWritten: true,
   } satisfies Field<number>,
+  agencyKeysPath: {
+    key: "AGENCY_KEYS_PATH",
+    env: "AGENCY_KEYS_PATH",
+    flag: "agency-keys",
+    arg: "<path>",
+    help: "file of <agency>:<64 hex digits> lines: agencies must prove they hold their key; " +
+      "none = no authentication (protocol version 1)",
+    fallback: "",
+    check: optional(checkPath),
+    expected: "a path without control characters",
+  } satisfies Field<string>,
+  authTimeout: {
+    key: "AUTH_TIMEOUT",
+    env: "AUTH_TIMEOUT",
+    flag: "auth-timeout",
+    arg: "<d>",
+    help: "with keys: close a connection not authenticated this long after accept",
+    fallback: "5s",
+    check: waitDuration(false),
+    expected: "a Go duration > 0 and <= 24h, like 2s, 5s, 10s",
+    asWritten: true,
+  } satisfies Field<number>,
+  maxHandshakes: {
+    key: "MAX_HANDSHAKES",
+    env: "MAX_HANDSHAKES",
+    flag: "max-handshakes",
+    arg: "<n>",
+    help: "with keys: connections not authenticated yet held at once (not counted in " +
+      "MAX_CONNECTIONS); past it the oldest is closed",
+    fallback: String(DEFAULT_MAX_HANDSHAKES),
+    check: integerIn(1, 65535),
+    expected: "an integer 1..65535",
+  } satisfies Field<number>,
   // STORE_URL, STORE_PASSWORD_FILE, STORE_DEADLINE, REPLICA_NAME (store.ts).
   ...STORE_FIELDS,
 };
@@ -196,18 +252,24 @@ const SERVER_SCHEMA = {
 };
 
 /**
- * Loads the server configuration: flag > environment > INI file (see `readIni`) > default.
- * @throws {ConfigError} one line naming every bad value, unknown or duplicate key, or bad file.
+ * Loads the server configuration: flag > environment > INI file (see `readIni`) > default;
+ * then the agencies' keys file, when `AGENCY_KEYS_PATH` names one.
+ * @throws {ConfigError} one line naming every bad value, unknown or duplicate key, or bad
+ *   file (a keys file's bad line by its number).
  */
-export function loadServerConfig(options: ServerOptions = {}): Promise<ServerConfig> {
-  return loadConfig(SERVER_SCHEMA, options);
+export async function loadServerConfig(options: ServerOptions = {}): Promise<ServerConfig> {
+  const config: ServerConfig = await loadConfig(SERVER_SCHEMA, options);
+  if (config.agencyKeysPath === "") return config;
+  return { ...config, agencyKeys: await readAgencyKeys(config.agencyKeysPath) };
 }
 
 /**
  * The fields of the server's startup `action: config` line, in order, values
  * as configured: `port, listen_backlog, logging_level, agencies, storage_path,
- * read_timeout, idle_timeout, max_connections, host, server_ip, winners_delay`
- * (the course's first three first; what this server adds after them).
+ * read_timeout, idle_timeout, max_connections, host, server_ip, winners_delay,
+ * agency_keys, auth_timeout, max_handshakes` (the course's first three first; what this
+ * server adds after them). The keys file is named by its path (`none` without one), never
+ * by its content.
  */
 export function describeServerConfig(config: ServerConfig): Record<string, string | number> {
   return {
@@ -222,6 +284,9 @@ export function describeServerConfig(config: ServerConfig): Record<string, strin
     host: config.host,
     server_ip: config.serverIp,
     winners_delay: config.winnersDelay,
+    agency_keys: config.agencyKeysPath === "" ? "none" : config.agencyKeysPath,
+    auth_timeout: config.authTimeout,
+    max_handshakes: config.maxHandshakes,
     ...(config.storeUrl === "" ? {} : {
       store: redactStoreUrl(config.storeUrl),
       replica: config.replicaName === "" ? Deno.hostname() : config.replicaName,
