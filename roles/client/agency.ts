@@ -5,6 +5,7 @@
  * @module
  */
 
+import { ErrorCode, importAgencyKey } from "../../protocol/mod.ts";
 import type { Bet } from "../../store/mod.ts";
 import { EXIT_FAIL } from "../../util/mod.ts";
 import type { ClientConfig } from "../config/mod.ts";
@@ -13,7 +14,7 @@ import { describe, stopped } from "./_outcome.ts";
 import type { Backoff } from "./backoff.ts";
 import { Link } from "./connect.ts";
 import { echoLoop } from "./echo.ts";
-import { ConnectError } from "./errors.ts";
+import { AuthError, ConnectError, ServerError } from "./errors.ts";
 import { LotteryRun } from "./lottery_run.ts";
 
 /** Options of {@linkcode runAgency}. */
@@ -33,7 +34,10 @@ export async function runAgency(
 ): Promise<number> {
   const signal = options.signal ?? new AbortController().signal;
   const { backoff } = options;
-  const link = new Link({ ...config, signal, backoff });
+  const auth = config.key === undefined
+    ? undefined
+    : { agency: config.id, key: await importAgencyKey(config.key) };
+  const link = new Link({ ...config, signal, backoff, auth });
   try {
     if (config.mode === "echo") {
       const peer = await link.connect();
@@ -52,9 +56,17 @@ export async function runAgency(
       });
       return EXIT_FAIL;
     }
+    if (error instanceof AuthError || isRefusedAuth(error)) {
+      log.error({ action: "auth", result: "fail", agency: config.id, reason: describe(error) });
+      return EXIT_FAIL;
+    }
     log.error({ action: "client", result: "fail", client_id: config.id, reason: describe(error) });
     return EXIT_FAIL;
   } finally {
     link.dispose();
   }
+}
+
+function isRefusedAuth(error: unknown): boolean {
+  return error instanceof ServerError && error.code === ErrorCode.UNAUTHENTICATED;
 }

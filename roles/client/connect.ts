@@ -6,6 +6,7 @@
  * @module
  */
 
+import { UNAUTHENTICATED_VERSION, VERSION } from "../../protocol/mod.ts";
 import { describeError, splitHostPort } from "../../util/mod.ts";
 import { log } from "../log.ts";
 import { firstLine } from "./_outcome.ts";
@@ -121,11 +122,17 @@ export interface LinkOptions {
   signal: AbortSignal;
   /** The pause between attempts. @default DEFAULT_BACKOFF */
   backoff?: Backoff;
+  /**
+   * The agency and its key: every connection, the first and each reconnect, starts with
+   * the handshake (protocol version 2). None: protocol version 1, no handshake.
+   */
+  auth?: { agency: number; key: CryptoKey };
 }
 
 /**
  * The client's connection to the server, (re)made on demand; closed when the
- * run is aborted (SIGTERM) or ends.
+ * run is aborted (SIGTERM) or ends. With a key, each connection is authenticated
+ * before it is handed out, so a reconnect (or a failover) authenticates again.
  */
 export class Link {
   #options: LinkOptions;
@@ -159,7 +166,17 @@ export class Link {
     });
     this.#conn = conn;
     log.info({ action: "connect", result: "success", server_address: serverAddress, attempts });
-    return new Peer(conn);
+    const auth = this.#options.auth;
+    if (auth === undefined) return new Peer(conn, UNAUTHENTICATED_VERSION);
+    const peer = new Peer(conn, VERSION);
+    await peer.authenticate(auth.agency, auth.key);
+    log.info({ action: "auth", result: "success", agency: auth.agency });
+    return peer;
+  }
+
+  /** The protocol version of this link's connections: 2 with a key, 1 without. */
+  get version(): number {
+    return this.#options.auth === undefined ? UNAUTHENTICATED_VERSION : VERSION;
   }
 
   /** Closes the connection; logs it unless the run was aborted (which logs its own line). */

@@ -28,6 +28,18 @@ export class ServerError extends Error {
   }
 }
 
+/**
+ * The server could not prove it holds this agency's key (its AUTH_OK is wrong): it is not
+ * the lottery's server, and nothing more is sent to it.
+ */
+export class AuthError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "AuthError";
+  }
+}
+
 /** The client could not reach the server before its deadline. */
 export class ConnectError extends Error {
   /** Why the last attempt failed, short and lower-case: `connection refused`. */

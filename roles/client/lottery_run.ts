@@ -86,7 +86,11 @@ export class LotteryRun {
     this.#source = this.#single
       ? oneBet(this.#single)
       : readAgencyBetsPacked(config.dataPath, { agency: config.id });
-    this.#encoder = new BetBatchEncoder({ agency: config.id, maxBets: config.batchMaxAmount });
+    this.#encoder = new BetBatchEncoder({
+      agency: config.id,
+      maxBets: config.batchMaxAmount,
+      version: link.version,
+    });
   }
 
   /** Runs to the end (or the stop); returns the exit code. */

@@ -7,32 +7,63 @@
 
 import {
   ByteReader,
+  clientProof,
   ConnectionClosedError,
   decodeMessage,
   encodeMessage,
+  freshNonce,
+  type HandshakeNonces,
   type Message,
   MessageType,
   messageTypeName,
   ProtocolError,
   readFrame,
+  verifyServerProof,
+  VERSION,
   writeAll,
 } from "../../protocol/mod.ts";
-import { ServerError } from "./errors.ts";
+import { AuthError, ServerError } from "./errors.ts";
 
 /** A framed conversation with the server. */
 export class Peer {
   #conn: Deno.Conn;
   #reader: ByteReader;
+  #version: number;
 
-  /** Talks over `conn` (the caller closes it). */
-  constructor(conn: Deno.Conn) {
+  /**
+   * Talks over `conn` (the caller closes it) in protocol `version`: 2 for an agency with a
+   * key (after {@linkcode authenticate}), 1 without.
+   */
+  constructor(conn: Deno.Conn, version: number) {
     this.#conn = conn;
     this.#reader = new ByteReader(conn);
+    this.#version = version;
   }
 
-  /** Encodes and writes one message. */
+  /** Encodes and writes one message in the peer's version. */
   send(message: Message): Promise<void> {
-    return writeAll(this.#conn, encodeMessage(message));
+    return writeAll(this.#conn, encodeMessage(message, { version: this.#version }));
+  }
+
+  /**
+   * The handshake of protocol version 2: AUTH_HELLO with a fresh nonce, the server's
+   * AUTH_CHALLENGE, AUTH_PROOF, then AUTH_OK, whose proof shows the server holds the key
+   * too. The key itself never goes on the wire.
+   *
+   * @throws {ServerError} when the server refuses (UNAUTHENTICATED: wrong key, no key, ...)
+   * @throws {AuthError} when the server's AUTH_OK does not prove it holds the key
+   */
+  async authenticate(agency: number, key: CryptoKey): Promise<void> {
+    if (this.#version !== VERSION) throw new Error(`Handshake needs protocol version ${VERSION}`);
+    const clientNonce = freshNonce();
+    await this.send({ type: MessageType.AUTH_HELLO, agency, nonce: clientNonce });
+    const challenge = await this.expect(MessageType.AUTH_CHALLENGE);
+    const nonces: HandshakeNonces = { agency, clientNonce, serverNonce: challenge.nonce };
+    await this.send({ type: MessageType.AUTH_PROOF, proof: await clientProof(key, nonces) });
+    const ok = await this.expect(MessageType.AUTH_OK);
+    if (!await verifyServerProof(key, ok.proof, nonces)) {
+      throw new AuthError("The server's AUTH_OK does not prove it holds this agency's key");
+    }
   }
 
   /** Writes frames already encoded, every byte. */

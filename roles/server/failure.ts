@@ -18,6 +18,7 @@ import { describeError, writeAll } from "../../util/mod.ts";
 import type { ServerConfig } from "../config/mod.ts";
 import { log } from "../log.ts";
 import { drainInput, LINGER_MS } from "./_socket.ts";
+import { AuthFailed } from "./auth.ts";
 import { RequestFailed } from "./errors.ts";
 import type { Outbox } from "./outbox.ts";
 import type { Watchdog } from "./watchdog.ts";
@@ -48,6 +49,13 @@ export async function reportFailure(error: unknown, connection: FailedConnection
     log.error({ action: "connection", result: "fail", ip, agency, reason: connection.timedOut });
     return;
   }
+  if (error instanceof AuthFailed) {
+    // One line for the refusal, with the agency claimed; never a key.
+    const claimed = error.agency ?? agency;
+    log.warning({ action: "auth", result: "fail", ip, agency: claimed, reason: error.logReason });
+    if (connection.binary) await sayError(connection, error);
+    return;
+  }
   if (error instanceof ProtocolError || error instanceof RequestFailed) {
     const code = errorCodeName(error.code);
     log.error({ action: "connection", result: "fail", ip, agency, code, reason: error.message });
@@ -63,15 +71,18 @@ export async function reportFailure(error: unknown, connection: FailedConnection
 /** The last frame of a connection: ERROR after every queued reply, then a graceful close. */
 async function sayError(
   connection: FailedConnection,
-  error: ProtocolError | RequestFailed,
+  error: ProtocolError | RequestFailed | AuthFailed,
 ): Promise<void> {
   const { conn, watchdog, config } = connection;
   try {
     watchdog.arm(config.idleTimeoutMs, "idle timeout");
     await connection.outbox.flush();
+    const version = connection.outbox.version;
     await writeAll(
       conn,
-      encodeMessage({ type: MessageType.ERROR, code: error.code, reason: error.message }),
+      encodeMessage({ type: MessageType.ERROR, code: error.code, reason: error.message }, {
+        version,
+      }),
     );
     // Let the frame reach the peer: no reset for input it sent after the bad frame.
     watchdog.arm(Math.min(config.readTimeoutMs, LINGER_MS), "linger");

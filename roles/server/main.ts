@@ -42,10 +42,47 @@ export function runServer(args: string[]): Promise<number> {
   return runRole(args, SERVER_CLI);
 }
 
+/** What the server's keys mean for this run: one line, and a WARNING for each risk. */
+function logAgencyKeys(config: ServerConfig): void {
+  const loaded = config.agencyKeys;
+  if (loaded === undefined) {
+    log.warning({
+      action: "agency_keys",
+      result: "fail",
+      reason: "no AGENCY_KEYS_PATH: agencies are not authenticated " +
+        "(anyone who reaches the port can bet, close or ask winners for any agency)",
+    });
+    return;
+  }
+  const path = config.agencyKeysPath;
+  log.info({ action: "agency_keys", result: "success", path, keys: loaded.keys.size });
+  if (loaded.everyoneMayRead) {
+    log.warning({
+      action: "agency_keys",
+      result: "fail",
+      path,
+      reason: "the keys file is readable by every user (chmod 600 it)",
+    });
+  }
+  const missing: number[] = [];
+  for (let agency = 1; agency <= config.agencies; agency++) {
+    if (!loaded.keys.has(agency)) missing.push(agency);
+  }
+  if (missing.length > 0) {
+    log.warning({
+      action: "agency_keys",
+      result: "fail",
+      path,
+      reason: `no key for agency ${missing.join(", ")}: it cannot authenticate`,
+    });
+  }
+}
+
 /** Logs the configuration, then serves until SIGTERM or SIGINT; returns the exit code. */
 async function serve(config: ServerConfig): Promise<number> {
   setupLogging(config.loggingLevel);
   log.info({ action: "config", result: "success", ...describeServerConfig(config) });
+  logAgencyKeys(config);
   const controller = new AbortController();
   using _signals = abortOnSignals(controller);
   let server: ServerHandle;

@@ -16,6 +16,11 @@ import { type ByteWriter, writeAll } from "../../util/mod.ts";
 export class Outbox {
   #conn: ByteWriter;
   #queue: Promise<void>[] = [];
+  /**
+   * The connection's protocol version once known: byte 1 of every reply is set to it, so a
+   * version-1 client is answered in version 1 and a version-2 one in version 2.
+   */
+  version: number | undefined;
 
   /** An empty queue that writes to `conn`. */
   constructor(conn: ByteWriter) {
@@ -32,7 +37,9 @@ export class Outbox {
     const previous = this.#queue.at(-1);
     const next = (async () => {
       await previous;
-      await writeAll(this.#conn, await reply);
+      const bytes = await reply;
+      if (this.version !== undefined) bytes[1] = this.version;
+      await writeAll(this.#conn, bytes);
     })();
     next.catch(() => {}); // Observed by whoever awaits the outbox.
     this.#queue.push(next);

@@ -13,6 +13,7 @@ import type { ServerConfig } from "../config/mod.ts";
 import { log } from "../log.ts";
 import { sleep } from "../shutdown.ts";
 import { Admission } from "./admission.ts";
+import { AgencyKeyring } from "./auth.ts";
 import { Session } from "./session.ts";
 import { type OpenLottery, openLottery } from "./storage.ts";
 
@@ -43,6 +44,9 @@ export async function startServer(
   config: ServerConfig,
   options: StartServerOptions = {},
 ): Promise<ServerHandle> {
+  const keyring = config.agencyKeys === undefined
+    ? undefined
+    : await AgencyKeyring.from(config.agencyKeys.keys);
   const storage = await openLottery(config, options.signal);
   let listener: Deno.TcpListener;
   try {
@@ -56,7 +60,7 @@ export async function startServer(
     await storage.close();
     throw error;
   }
-  const server = new Server(config, { storage, listener });
+  const server = new Server(config, { storage, listener, keyring });
   options.signal?.addEventListener("abort", () => server.close(), { once: true });
   if (options.signal?.aborted) server.close();
   return server;
@@ -66,6 +70,8 @@ export async function startServer(
 interface ServerResources {
   storage: OpenLottery;
   listener: Deno.TcpListener;
+  /** The agencies' keys; none: agencies are not authenticated. */
+  keyring: AgencyKeyring | undefined;
 }
 
 class Server implements ServerHandle {
@@ -76,6 +82,12 @@ class Server implements ServerHandle {
   #listener: Deno.TcpListener;
   #lottery: Lottery;
   #sessions = new Set<Session>();
+  #keyring: AgencyKeyring | undefined;
+  /**
+   * With keys: the sessions that have not authenticated, oldest first. They do not count
+   * against MAX_CONNECTIONS; past MAX_HANDSHAKES the oldest is closed for the newcomer.
+   */
+  #unauthenticated = new Set<Session>();
   #closing = new AbortController();
   #admission: Admission;
   /** Resolves `winnersDelay` after the `sorteo` line: no winners go out before. */
@@ -90,6 +102,7 @@ class Server implements ServerHandle {
     this.#storage = resources.storage;
     this.#lottery = resources.storage.lottery;
     this.#listener = resources.listener;
+    this.#keyring = resources.keyring;
     this.addr = resources.listener.addr as Deno.NetAddr;
     this.#admission = new Admission({
       maxConnections: config.maxConnections,
@@ -130,23 +143,55 @@ class Server implements ServerHandle {
         await sleep(ACCEPT_RETRY_MS, signal);
         continue;
       }
-      if (this.#admission.admits(this.#sessions.size)) this.#serve(conn);
+      if (this.#keyring !== undefined) this.#serveUnauthenticated(conn);
+      else if (this.#admission.admits(this.#sessions.size)) this.#serve(conn);
       else this.#admission.refuse(conn);
     }
     // The listener failed on its own: stop the rest too.
     if (!signal.aborted) void this.close();
   }
 
-  #serve(conn: Deno.TcpConn): void {
+  #serve(conn: Deno.TcpConn): Session {
     const session = new Session(conn, {
       lottery: this.#lottery,
       signal: this.#closing.signal,
       config: this.#config,
       onLastDone: () => this.#runDraw(),
       announced: this.#announced.promise,
+      keyring: this.#keyring,
+      onAuthenticated: (authenticated) => this.#admitAuthenticated(authenticated),
     });
     this.#sessions.add(session);
-    session.run().finally(() => this.#sessions.delete(session));
+    session.run().finally(() => {
+      this.#sessions.delete(session);
+      this.#unauthenticated.delete(session);
+    });
+    return session;
+  }
+
+  /**
+   * With keys, a new connection waits for its handshake outside MAX_CONNECTIONS, among at
+   * most MAX_HANDSHAKES others: when they are that many, the oldest is closed. So
+   * connections that never authenticate cannot keep an agency out.
+   */
+  #serveUnauthenticated(conn: Deno.TcpConn): void {
+    if (this.#unauthenticated.size >= this.#config.maxHandshakes) {
+      const oldest = this.#unauthenticated.values().next().value!;
+      this.#unauthenticated.delete(oldest);
+      oldest.evict(
+        `too many connections not authenticated (MAX_HANDSHAKES ${this.#config.maxHandshakes})` +
+          `: the oldest closed`,
+      );
+    }
+    this.#unauthenticated.add(this.#serve(conn));
+  }
+
+  /** Whether an authenticated connection fits MAX_CONNECTIONS; if so it counts there now. */
+  #admitAuthenticated(session: Session): boolean {
+    const serving = this.#sessions.size - this.#unauthenticated.size;
+    if (!this.#admission.admits(serving)) return false;
+    this.#unauthenticated.delete(session);
+    return true;
   }
 
   async #runDraw(): Promise<void> {

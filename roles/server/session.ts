@@ -7,18 +7,26 @@
  */
 
 import {
+  type AuthProofMessage,
   ByteReader,
   decodeBetBatchPacked,
   decodeMessage,
   encodeMessage,
   encodeWinnersReplies,
   ErrorCode,
+  type Frame,
+  freshNonce,
+  type HandshakeNonces,
   MAGIC,
   MessageType,
   messageTypeName,
   type PackedBetBatch,
   ProtocolError,
   readFrame,
+  serverProof,
+  UNAUTHENTICATED_VERSION,
+  verifyClientProof,
+  VERSION,
 } from "../../protocol/mod.ts";
 import type { Lottery, PackedBets } from "../../store/mod.ts";
 import { describeError, writeAll } from "../../util/mod.ts";
@@ -26,11 +34,34 @@ import type { ServerConfig } from "../config/mod.ts";
 import { log } from "../log.ts";
 import { abortable } from "../shutdown.ts";
 import { closeQuietly, remoteIp } from "./_socket.ts";
+import { AgencyKeyring, AUTH_FAILED_REASON, AuthFailed } from "./auth.ts";
 import { submitBatch } from "./batches.ts";
 import { RequestFailed } from "./errors.ts";
 import { reportFailure } from "./failure.ts";
 import { Outbox } from "./outbox.ts";
 import { Watchdog } from "./watchdog.ts";
+
+/**
+ * The refusal of a lottery message before the handshake: a version-1 one is told that a
+ * key is needed; a version-2 one that AUTH_HELLO comes first.
+ */
+function notAuthenticated(frame: Frame): AuthFailed {
+  const { type, payload } = frame;
+  const names = type === MessageType.BET_BATCH || type === MessageType.AGENCY_DONE ||
+    type === MessageType.WINNERS_QUERY;
+  const agency = names && payload.length >= 2 ? (payload[0] << 8) | payload[1] : undefined;
+  const what = messageTypeName(type);
+  if (frame.version === UNAUTHENTICATED_VERSION) {
+    return new AuthFailed(
+      `Agency key required: this server authenticates agencies (protocol version ` +
+        `${VERSION}), ${what} in version ${UNAUTHENTICATED_VERSION} refused`,
+      { agency },
+    );
+  }
+  return new AuthFailed(`Not authenticated: ${what} before the handshake (AUTH_HELLO)`, {
+    agency,
+  });
+}
 
 /** Longest text line the echo dialect accepts, like a frame. */
 const MAX_LINE_BYTES = 8192;
@@ -43,7 +74,17 @@ export interface SessionContext {
   /** Aborted when the server shuts down. */
   signal: AbortSignal;
   /** Timeouts. */
-  config: Pick<ServerConfig, "readTimeoutMs" | "idleTimeoutMs">;
+  config: Pick<ServerConfig, "readTimeoutMs" | "idleTimeoutMs" | "authTimeout" | "authTimeoutMs">;
+  /**
+   * The agencies' keys: every lottery message needs a handshake first. Without them the
+   * server does not authenticate (protocol version 1 as well as 2, no handshake).
+   */
+  keyring?: AgencyKeyring;
+  /**
+   * Called once the agency's proof holds, before AUTH_OK: whether there is room for one
+   * more authenticated connection (MAX_CONNECTIONS); false refuses it (BUSY).
+   */
+  onAuthenticated?: (session: Session) => boolean;
   /** Called once, by the session whose "agency done" completes the set. */
   onLastDone: () => void;
   /** Resolves once winners may be sent: the draw is logged and its head start is over. */
@@ -73,6 +114,12 @@ export class Session {
   #closedByServer = false;
   #timedOut?: string;
   #watchdog: Watchdog;
+  /** Whether the handshake succeeded (always false without keys). */
+  #authenticated = false;
+  /** Closes a connection with keys that has not authenticated in time (or was evicted). */
+  #authTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Why the handshake deadline or an eviction closed the connection. */
+  #authExpired?: string;
   /** A read started while waiting for the draw; the next frame begins with its byte. */
   #pendingPeek: Promise<number | null> | undefined;
 
@@ -86,6 +133,38 @@ export class Session {
       this.#timedOut = reason;
       closeQuietly(this.#conn);
     });
+    if (ctx.keyring !== undefined) {
+      const { authTimeout, authTimeoutMs } = ctx.config;
+      this.#authTimer = setTimeout(
+        () => this.#expire(`no handshake within AUTH_TIMEOUT (${authTimeout})`),
+        authTimeoutMs,
+      );
+    }
+  }
+
+  /** Whether the connection proved its agency (its handshake is over). */
+  get authenticated(): boolean {
+    return this.#authenticated;
+  }
+
+  /**
+   * Closes a connection that has not authenticated, for `reason` (the handshake deadline,
+   * or too many connections waiting): one `action: auth | result: fail` line.
+   */
+  evict(reason: string): void {
+    this.#expire(reason);
+  }
+
+  #expire(reason: string): void {
+    if (this.#authenticated || this.#authExpired !== undefined) return;
+    this.#authExpired = reason;
+    this.#stopAuthTimer();
+    closeQuietly(this.#conn);
+  }
+
+  #stopAuthTimer(): void {
+    clearTimeout(this.#authTimer);
+    this.#authTimer = undefined;
   }
 
   /** Resolves once the session has ended and closed its connection. */
@@ -115,6 +194,8 @@ export class Session {
         this.#binary = true;
         await this.#serveFrames(reader);
       } else if (first !== null) {
+        // Text lines echo and never reach the lottery: no handshake to wait for.
+        this.#stopAuthTimer();
         await this.#serveLines(reader);
       }
       this.#watchdog.arm(this.#ctx.config.idleTimeoutMs, "idle timeout");
@@ -122,6 +203,7 @@ export class Session {
     } catch (error) {
       await this.#fail(error);
     } finally {
+      this.#stopAuthTimer();
       this.#watchdog.stop();
       this.#release();
       this.#finished.resolve();
@@ -162,6 +244,18 @@ export class Session {
       const frame = await readFrame(reader, { view: true });
       this.#watchdog.disarm();
       if (frame === null) break;
+      // Replies go out in the version the client speaks.
+      this.#outbox.version ??= frame.version;
+      if (frame.type === MessageType.AUTH_HELLO) {
+        await this.#authenticate(frame, reader);
+        continue;
+      }
+      if (frame.type === MessageType.ECHO) {
+        // ECHO needs no handshake in either version: it never reaches the lottery.
+        this.#stopAuthTimer();
+      } else if (this.#ctx.keyring !== undefined && !this.#authenticated) {
+        throw notAuthenticated(frame);
+      }
       if (frame.type === MessageType.BET_BATCH) {
         // The hot path: a frame's bytes become CSV rows, no object or string a bet. The
         // arrays are reused from batch to batch: the lottery takes the bets before any await.
@@ -197,6 +291,88 @@ export class Session {
           );
       }
     }
+  }
+
+  /**
+   * The handshake, from its AUTH_HELLO: AUTH_CHALLENGE with a fresh nonce, the agency's
+   * AUTH_PROOF checked in constant time, then AUTH_OK with the server's own proof. The
+   * connection then speaks for that agency only.
+   *
+   * @throws {AuthFailed} without keys, for another version, an agency without a key or a
+   *   proof that does not hold (the peer learns nothing about which)
+   */
+  async #authenticate(frame: Frame, reader: ByteReader): Promise<void> {
+    const hello = decodeMessage(frame);
+    if (hello.type !== MessageType.AUTH_HELLO) throw new Error("Unreachable: not AUTH_HELLO");
+    const agency = hello.agency;
+    const keyring = this.#ctx.keyring;
+    if (keyring === undefined) {
+      throw new AuthFailed(
+        "This server does not authenticate agencies (it has no keys): connect without a key",
+        { agency },
+      );
+    }
+    if (this.#authenticated) {
+      throw new ProtocolError(`Handshake twice on one connection: agency ${agency}`, {
+        code: ErrorCode.OUT_OF_ORDER,
+      });
+    }
+    if (frame.version !== VERSION) {
+      throw new AuthFailed(`AUTH_HELLO is protocol version ${VERSION}`, { agency });
+    }
+    const lottery = this.#ctx.lottery;
+    if (!lottery.isAgency(agency)) {
+      throw new AuthFailed(`Invalid agency: ${agency} (expected 1..${lottery.agencies})`, {
+        agency,
+      });
+    }
+    // Computed before any answer: an agency without a key costs what a wrong key does.
+    const key = keyring.get(agency);
+    const nonces: HandshakeNonces = {
+      agency,
+      clientNonce: hello.nonce,
+      serverNonce: freshNonce(),
+    };
+    this.#outbox.send(
+      encodeMessage({ type: MessageType.AUTH_CHALLENGE, nonce: nonces.serverNonce }),
+    );
+    const proof = await this.#readProof(reader, agency);
+    if (key === undefined || !await verifyClientProof(key, proof.proof, nonces)) {
+      throw new AuthFailed(AUTH_FAILED_REASON, {
+        agency,
+        logReason: key === undefined ? `no key for agency ${agency}` : "proof does not match",
+      });
+    }
+    if (this.#ctx.onAuthenticated?.(this) === false) {
+      throw new RequestFailed("Too many connections: try again later", {
+        code: ErrorCode.BUSY,
+      });
+    }
+    this.#authenticated = true;
+    this.#stopAuthTimer();
+    this.#bindAgency(agency);
+    this.#outbox.send(
+      encodeMessage({ type: MessageType.AUTH_OK, proof: await serverProof(key, nonces) }),
+    );
+    log.info({ action: "auth", result: "success", ip: this.#ip, agency });
+  }
+
+  /** The frame after AUTH_CHALLENGE: it must be a version-2 AUTH_PROOF. */
+  async #readProof(reader: ByteReader, agency: number): Promise<AuthProofMessage> {
+    await this.#outbox.flush();
+    const frame = await this.#awaitNext(reader) ? await readFrame(reader) : null;
+    this.#watchdog.disarm();
+    if (frame === null) {
+      throw new AuthFailed("Connection closed during the handshake", { agency });
+    }
+    if (frame.type !== MessageType.AUTH_PROOF || frame.version !== VERSION) {
+      throw new AuthFailed(
+        `Expected AUTH_PROOF (version ${VERSION}), got ${messageTypeName(frame.type)} ` +
+          `(version ${frame.version})`,
+        { agency },
+      );
+    }
+    return decodeMessage(frame) as AuthProofMessage;
   }
 
   /** A connection speaks for one agency: the first one it names. */
@@ -307,6 +483,16 @@ export class Session {
 
   async #fail(error: unknown): Promise<void> {
     if (this.#closedByServer || this.#ctx.signal.aborted) return;
+    if (this.#authExpired !== undefined) {
+      log.warning({
+        action: "auth",
+        result: "fail",
+        ip: this.#ip,
+        agency: this.#agency,
+        reason: this.#authExpired,
+      });
+      return;
+    }
     await reportFailure(error, {
       conn: this.#conn,
       ip: this.#ip,
