@@ -150,6 +150,11 @@ export class HeldConnection {
     this.#reader = new ByteReader(conn);
   }
 
+  /** The connection's reader (for a test that reads frames itself). */
+  get reader(): ByteReader {
+    return this.#reader;
+  }
+
   /** Connects to 127.0.0.1:`port`. */
   static async open(port: number): Promise<HeldConnection> {
     return new HeldConnection(await Deno.connect({ hostname: "127.0.0.1", port }));

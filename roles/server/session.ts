@@ -159,6 +159,9 @@ export class Session {
     if (this.#authenticated || this.#authExpired !== undefined) return;
     this.#authExpired = reason;
     this.#stopAuthTimer();
+    if (!this.#closedByServer && !this.#ctx.signal.aborted) {
+      log.warning({ action: "auth", result: "fail", ip: this.#ip, agency: this.#agency, reason });
+    }
     closeQuietly(this.#conn);
   }
 
@@ -483,16 +486,8 @@ export class Session {
 
   async #fail(error: unknown): Promise<void> {
     if (this.#closedByServer || this.#ctx.signal.aborted) return;
-    if (this.#authExpired !== undefined) {
-      log.warning({
-        action: "auth",
-        result: "fail",
-        ip: this.#ip,
-        agency: this.#agency,
-        reason: this.#authExpired,
-      });
-      return;
-    }
+    // Closed for its handshake deadline or evicted: its one line is already logged.
+    if (this.#authExpired !== undefined) return;
     await reportFailure(error, {
       conn: this.#conn,
       ip: this.#ip,
