@@ -208,7 +208,7 @@ class Generator {
       }
       case "wrong_version": {
         const frame = this.someValidFrame().slice();
-        frame[1] = this.pick([0, 2, 3, 0x7f, 0xff]);
+        frame[1] = this.pick([0, 3, 4, 0x7f, 0xff]);
         return {
           kind,
           bytes: frame,
