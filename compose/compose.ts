@@ -85,6 +85,20 @@ export const NETWORK_SUBNET = "172.25.125.0/24";
  */
 export const SERVER_STORAGE_PATH = "/data/bets.csv";
 
+/** The folder of the keys beside the Compose file (git- and docker-ignored). */
+export const KEYS_DIR = ".keys";
+/** The server's keys file inside {@linkcode KEYS_DIR}: one `<agency>:<hex>` line an agency. */
+export const SERVER_KEYS_FILE = "agency-keys";
+/** Where the server's keys file is mounted inside its container. */
+export const SERVER_KEYS_PATH = "/keys/agency-keys";
+/** Where a client's own key is mounted inside its container. */
+export const CLIENT_KEY_PATH = "/keys/agency.key";
+
+/** Agency `id`'s key file inside {@linkcode KEYS_DIR}. */
+export function clientKeyFile(id: number): string {
+  return `agency-${id}.key`;
+}
+
 /** Where a client's agency dataset is mounted inside its container. */
 export const CLIENT_DATA_PATH = "/data/agency.csv";
 
@@ -107,6 +121,15 @@ export interface ComposeOptions {
   clientConfig?: string;
   /** The server's `WINNERS_DELAY` (a Go duration). @default DEFAULT_WINNERS_DELAY */
   winnersDelay?: string;
+  /**
+   * Mount the agencies' keys from {@linkcode KEYS_DIR} (written by gen-compose): the
+   * server's keys file to the server, each client its own key only, read-only. The files
+   * are mode 640 with the group `gid` (the group of whoever wrote them): every container
+   * gets that group as a supplementary one (`group_add`), so its non-root user (uid 65532)
+   * reads them while other users of the host cannot. Ignored in echo mode (no lottery).
+   * None: no keys, the course's unauthenticated flow.
+   */
+  keys?: { gid: number };
 }
 
 /** A bind mount of one host file, relative to the Compose file's directory. */
@@ -141,6 +164,7 @@ export interface ComposeService {
   volumes: ComposeBindMount[];
   networks: string[];
   depends_on?: Record<string, { condition: "service_healthy" }>;
+  group_add?: string[];
   init: true;
   stop_grace_period: string;
   healthcheck?: ComposeHealthcheck;
@@ -180,6 +204,7 @@ export function generateCompose(agencies: number, options: ComposeOptions = {}):
   const serverConfig = bindSource(options.serverConfig ?? DEFAULT_SERVER_CONFIG, "server config");
   const clientConfig = bindSource(options.clientConfig ?? DEFAULT_CLIENT_CONFIG, "client config");
   const bet = mode === "bet" ? options.bet ?? DEFAULT_BET : undefined;
+  const keys = mode === "echo" ? undefined : options.keys;
 
   const services: Record<string, ComposeService> = {
     server: serverService({
@@ -190,8 +215,17 @@ export function generateCompose(agencies: number, options: ComposeOptions = {}):
       winnersDelay: options.winnersDelay ?? DEFAULT_WINNERS_DELAY,
     }),
   };
+  if (keys !== undefined) {
+    withKey(services.server, `./${KEYS_DIR}/${SERVER_KEYS_FILE}`, SERVER_KEYS_PATH, keys.gid);
+    services.server.environment!.AGENCY_KEYS_PATH = SERVER_KEYS_PATH;
+  }
   for (let id = 1; id <= agencies; id++) {
-    services[`client${id}`] = clientService({ image, id, mode, bet, config: clientConfig });
+    const client = clientService({ image, id, mode, bet, config: clientConfig });
+    if (keys !== undefined) {
+      withKey(client, `./${KEYS_DIR}/${clientKeyFile(id)}`, CLIENT_KEY_PATH, keys.gid);
+      client.environment!.CLI_KEY_PATH = CLIENT_KEY_PATH;
+    }
+    services[`client${id}`] = client;
   }
   return {
     name: "tp0",
@@ -295,6 +329,12 @@ function clientService(
     init: true,
     stop_grace_period: "5s",
   };
+}
+
+/** Mounts one key file read-only into `service`, readable through the group `gid`. */
+function withKey(service: ComposeService, source: string, target: string, gid: number): void {
+  service.volumes.push(readOnlyBind(source, target));
+  service.group_add = [String(gid)];
 }
 
 /** A read-only bind mount that fails instead of creating a missing source. */

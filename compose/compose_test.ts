@@ -38,7 +38,8 @@ function clientNames(count: number): string[] {
 
 for (const count of [0, 1, 5]) {
   Deno.test(`runGenCompose() writes a server and ${count} client(s) that differ only in command, mounts and identity`, async () => {
-    const { code, out, stdout, stderr, compose } = await generate(count);
+    // The course's unauthenticated layout; the keys are the next test's.
+    const { code, out, stdout, stderr, compose } = await generate(count, ["--no-keys"]);
     assert.equal(code, 0);
     assert.deepEqual(stderr, []);
     const clients = count === 1 ? "1 client" : `${count} clients`;
@@ -144,7 +145,7 @@ Deno.test("runGenCompose() in echo mode gives clients no dataset and the echo mo
 Deno.test("runGenCompose() in bet mode puts the statement's bet in every client's environment", async () => {
   const { code, stdout, compose } = await generate(2, ["--mode", "bet"]);
   assert.equal(code, 0);
-  assert.match(stdout[0], /with server and 2 clients \(mode bet\)$/);
+  assert.match(stdout[0], /with server and 2 clients \(mode bet\), a fresh key each in /);
   for (const [index, name] of clientNames(2).entries()) {
     const client = compose.services[name];
     assert.deepEqual(client.command, ["client", "--config", "/config/client.yaml"]);
@@ -156,8 +157,65 @@ Deno.test("runGenCompose() in bet mode puts the statement's bet in every client'
       DOCUMENTO: "30904465",
       NACIMIENTO: "1999-03-17",
       NUMERO: "7574",
+      CLI_KEY_PATH: "/keys/agency.key",
     });
-    assert.deepEqual(client.volumes.map((volume) => volume.target), ["/config/client.yaml"]);
+    assert.deepEqual(client.volumes.map((volume) => volume.target), [
+      "/config/client.yaml",
+      "/keys/agency.key",
+    ]);
+  }
+});
+
+Deno.test("runGenCompose() writes a fresh key per agency, mode 640, and mounts each client its own only", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tp0_compose_test_" });
+  try {
+    const out = `${dir}/docker-compose-dev.yaml`;
+    const read = async () => ({
+      server: await Deno.readTextFile(`${dir}/.keys/agency-keys`),
+      clients: await Promise.all(
+        [1, 2, 3].map((id) => Deno.readTextFile(`${dir}/.keys/agency-${id}.key`)),
+      ),
+    });
+    assert.equal(await runGenCompose([out, "3"], { stdout: () => {} }), 0);
+    const first = await read();
+    const lines = first.server.trimEnd().split("\n");
+    assert.equal(lines.length, 3);
+    for (const [i, line] of lines.entries()) {
+      assert.match(line, /^[1-3]:[0-9a-f]{64}$/);
+      assert.equal(line, `${i + 1}:${first.clients[i].trimEnd()}`);
+    }
+    assert.equal(new Set(first.clients).size, 3);
+    for (const name of ["agency-keys", "agency-1.key"]) {
+      assert.equal((await Deno.stat(`${dir}/.keys/${name}`)).mode! & 0o777, 0o640);
+    }
+    const compose = YAML.parse(await Deno.readTextFile(out)) as ComposeFile;
+    const server = compose.services.server;
+    assert.equal(server.environment?.AGENCY_KEYS_PATH, "/keys/agency-keys");
+    assert.deepEqual(server.volumes.map((v) => [v.source, v.target, v.read_only]), [
+      ["./config/server.ini", "/config/server.ini", true],
+      ["./.keys/agency-keys", "/keys/agency-keys", true],
+    ]);
+    assert.deepEqual(server.group_add, [String(Deno.gid())]);
+    for (const id of [1, 2, 3]) {
+      const client = compose.services[`client${id}`];
+      assert.equal(client.environment?.CLI_KEY_PATH, "/keys/agency.key");
+      const keys = client.volumes.filter((v) => v.source.includes(".keys"));
+      assert.deepEqual(keys.map((v) => [v.source, v.target, v.read_only]), [
+        [`./.keys/agency-${id}.key`, "/keys/agency.key", true],
+      ]);
+      assert.deepEqual(client.group_add, [String(Deno.gid())]);
+    }
+    // Generated again: new keys.
+    assert.equal(await runGenCompose([out, "3"], { stdout: () => {} }), 0);
+    assert.notEqual((await read()).server, first.server);
+    // Echo mode and --no-keys: no keys anywhere.
+    for (const extra of [["--mode", "echo"], ["--no-keys"]]) {
+      assert.equal(await runGenCompose([out, "2", ...extra], { stdout: () => {} }), 0);
+      const text = await Deno.readTextFile(out);
+      assert.ok(!/keys|KEY|group_add/.test(text.split("\n").slice(1).join("\n")), text);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
@@ -199,6 +257,7 @@ Deno.test("runGenCompose() mounts the config files it is given, relative to the 
   assert.equal(code, 0);
   assert.deepEqual(compose.services.server.volumes.map((v) => [v.source, v.target]), [
     ["./server/config.ini", "/config/server.ini"],
+    ["./.keys/agency-keys", "/keys/agency-keys"],
   ]);
   for (const name of clientNames(2)) {
     assert.deepEqual(compose.services[name].volumes[0].source, "/etc/tp0/client.yaml");

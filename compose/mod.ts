@@ -20,6 +20,7 @@ import { parseDuration } from "../util/mod.ts";
 import { validateBet } from "../store/mod.ts";
 import {
   CLIENT_MODES,
+  clientKeyFile,
   type ClientMode,
   type ComposeFile,
   DEFAULT_BET,
@@ -29,8 +30,10 @@ import {
   DEFAULT_WINNERS_DELAY,
   type EnvBet,
   generateCompose,
+  KEYS_DIR,
   MAX_CLIENTS,
   MODES_EXPECTED,
+  SERVER_KEYS_FILE,
 } from "./compose.ts";
 
 export * from "./compose.ts";
@@ -56,6 +59,11 @@ Options:
                            winners, so that \`docker compose logs -f\` shows the draw before
                            any answer (default ${DEFAULT_WINNERS_DELAY}; 0s turns it off)
   --image IMAGE            image of every service (default ${DEFAULT_IMAGE})
+  --no-keys                no agency keys: the course's unauthenticated flow (protocol
+                           version 1). By default (lottery and bet modes) a fresh key per
+                           agency (256 random bits) is written to ${KEYS_DIR}/ beside the
+                           Compose file, mode 640: the server mounts the keys file, each
+                           client its own key only
   -h, --help               show this help
 
 Examples:
@@ -124,6 +132,7 @@ export function runGenCompose(args: string[], output: RunOutput = {}): Promise<n
         "server-config": { type: "string" },
         "client-config": { type: "string" },
         "winners-delay": { type: "string" },
+        "no-keys": { type: "boolean" },
       },
       usage: GEN_COMPOSE_USAGE,
       allowPositionals: true,
@@ -153,6 +162,7 @@ export function runGenCompose(args: string[], output: RunOutput = {}): Promise<n
     const serverConfig = values["server-config"] ?? DEFAULT_SERVER_CONFIG;
     const clientConfig = values["client-config"] ?? DEFAULT_CLIENT_CONFIG;
     const winnersDelay = parseWinnersDelay(values["winners-delay"] ?? DEFAULT_WINNERS_DELAY);
+    const withKeys = values["no-keys"] !== true && mode !== "echo";
 
     let compose: ComposeFile;
     try {
@@ -163,6 +173,7 @@ export function runGenCompose(args: string[], output: RunOutput = {}): Promise<n
         serverConfig,
         clientConfig,
         winnersDelay,
+        keys: withKeys ? { gid: Deno.gid() ?? 0 } : undefined,
       });
     } catch (error) {
       if (error instanceof RangeError) throw new UsageError(error.message, { cause: error });
@@ -175,6 +186,7 @@ export function runGenCompose(args: string[], output: RunOutput = {}): Promise<n
       `--client-config ${clientConfig}`,
       `--winners-delay ${winnersDelay}`,
       `--image ${image}`,
+      ...(values["no-keys"] === true ? ["--no-keys"] : []),
     ];
     const text = composeToYaml(compose, {
       comment: [
@@ -190,10 +202,58 @@ export function runGenCompose(args: string[], output: RunOutput = {}): Promise<n
       stderr(`tp0: Cannot write Compose file "${outPath}": ${oneLine(detail)}`);
       return EXIT_FAIL;
     }
+    const keysDir = join(dirname(outPath), KEYS_DIR);
+    try {
+      if (withKeys) await writeAgencyKeys(keysDir, agencies);
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      stderr(`tp0: Cannot write the agency keys in "${keysDir}": ${oneLine(detail)}`);
+      return EXIT_FAIL;
+    }
     const clients = agencies === 1 ? "1 client" : `${agencies} clients`;
-    stdout(`gen-compose: wrote ${outPath} with server and ${clients} (mode ${mode})`);
+    const keyed = withKeys ? `, a fresh key each in ${keysDir}/` : "";
+    stdout(`gen-compose: wrote ${outPath} with server and ${clients} (mode ${mode})${keyed}`);
     return EXIT_OK;
   });
+}
+
+/** A fresh agency key: 256 random bits as 64 lowercase hex digits. */
+function newAgencyKeyHex(): string {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  return Array.from(key, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** The folder of `path` (`.` for a bare name). */
+function dirname(path: string): string {
+  const at = path.lastIndexOf("/");
+  return at < 0 ? "." : at === 0 ? "/" : path.slice(0, at);
+}
+
+/** `dir` and `name` joined with one `/`. */
+function join(dir: string, name: string): string {
+  return dir.endsWith("/") ? `${dir}${name}` : `${dir}/${name}`;
+}
+
+/**
+ * Writes a fresh key for agencies 1..`agencies` into `.keys/` beside the Compose file:
+ * `agency-keys` for the server, `agency-<i>.key` for client i, each mode 640 (the
+ * containers read them through their group, see `ComposeOptions.keys`). Old keys are
+ * replaced: every generated system has its own.
+ */
+async function writeAgencyKeys(dir: string, agencies: number): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { mode: 0o750 });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+  }
+  const keys = Array.from({ length: agencies }, () => newAgencyKeyHex());
+  const write = async (name: string, text: string) => {
+    const path = join(dir, name);
+    await Deno.writeTextFile(path, text, { mode: 0o640 });
+    await Deno.chmod(path, 0o640); // mode applies only to a new file
+  };
+  await write(SERVER_KEYS_FILE, keys.map((key, i) => `${i + 1}:${key}\n`).join(""));
+  for (let id = 1; id <= agencies; id++) await write(clientKeyFile(id), `${keys[id - 1]}\n`);
 }
 
 /** Parses N: decimal digits only, 0..1000. */
