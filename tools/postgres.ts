@@ -104,7 +104,10 @@ export async function startTempPostgres(): Promise<TempPostgres> {
   }
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on`;
   const start = () =>
-    run([`${bin}/pg_ctl`, "-D", data, "-w", "-l", `${dir}/log`, "-o", options, "start"], asPostgres);
+    run(
+      [`${bin}/pg_ctl`, "-D", data, "-w", "-l", `${dir}/log`, "-o", options, "start"],
+      asPostgres,
+    );
   const stop = (mode: string) =>
     run([`${bin}/pg_ctl`, "-D", data, "-w", "-m", mode, "stop"], asPostgres);
   try {

@@ -21,8 +21,8 @@ import {
   type SubmittedBatch,
   unpackBet,
   validateBet,
-  validCsvRows,
   type ValidateBetOptions,
+  validCsvRows,
   type WinnersByAgency,
 } from "../mod.ts";
 import { copyFrom, newClient, type PgClient, type PgConnectionOptions } from "./_pg.ts";
@@ -91,7 +91,8 @@ const DONE_SQL = "WITH d AS (INSERT INTO agencies_done (agency) VALUES ($1) " +
   "ON CONFLICT DO NOTHING RETURNING agency) SELECT pg_notify($2, agency::text) FROM d";
 const DRAW_SQL = "INSERT INTO draw (id, replica) SELECT 1, $1 WHERE (SELECT count(*) " +
   "FROM agencies_done WHERE agency BETWEEN 1 AND $2) = $2 ON CONFLICT DO NOTHING RETURNING id";
-const WINNERS_SQL = `SELECT document FROM bets WHERE agency = $1 AND number = ${LOTTERY_WINNER_NUMBER}`;
+const WINNERS_SQL =
+  `SELECT document FROM bets WHERE agency = $1 AND number = ${LOTTERY_WINNER_NUMBER}`;
 
 /** A key for an agency's batch id in a map. */
 function keyOf(agency: number, batchId: number): number {
@@ -579,7 +580,9 @@ export class PostgresLottery implements Lottery {
         });
         await this.#countDone(client);
         this.#listener = client;
-        if (wasLost) this.#onEvent({ kind: "reconnected", connection: "listener", attempts: failures });
+        if (wasLost) {
+          this.#onEvent({ kind: "reconnected", connection: "listener", attempts: failures });
+        }
         failures = 0;
         wasLost = false;
         ready.resolve();
@@ -610,7 +613,9 @@ export class PostgresLottery implements Lottery {
         this.#drewHere = true;
       } else {
         const found = await client.query("SELECT replica FROM draw");
-        if (found.rows.length === 0) throw new Error("the draw cannot run: not every agency is done");
+        if (found.rows.length === 0) {
+          throw new Error("the draw cannot run: not every agency is done");
+        }
         this.#drewHere ??= false;
       }
       const byAgency = new Map<number, string[]>();

@@ -9,8 +9,8 @@
 
 export {
   IDLE_IN_TRANSACTION_TIMEOUT_MS,
-  PostgresLottery,
   type PostgresEvent,
+  PostgresLottery,
   type PostgresLotteryOptions,
 } from "./lottery.ts";
 export { DatabaseUnavailable } from "./connection.ts";
