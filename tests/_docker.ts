@@ -14,6 +14,7 @@
  * @module
  */
 
+import { writeKeys } from "./_keys.ts";
 import YAML from "yaml";
 import {
   type ClientMode,
@@ -118,6 +119,8 @@ export interface SystemOptions {
   mode: ClientMode;
   /** Agency files, agency `i` reads `data[i - 1]` (lottery mode): a file to copy, or its text. */
   data?: ({ path: string } | { text: string })[];
+  /** Fresh agency keys in `.keys/`, mounted as gen-compose mounts them. @default false */
+  keys?: boolean;
 }
 
 /** Changes to the shipped configuration files, written next to the Compose file. */
@@ -181,9 +184,17 @@ export class TestSystem {
         if ("path" in source) await Deno.copyFile(source.path, target);
         else await Deno.writeTextFile(target, source.text);
       }
+      if (options.keys === true) {
+        await Deno.mkdir(`${dir}/.keys`, { mode: 0o750 });
+        await writeKeys(`${dir}/.keys`, options.agencies);
+        for (const entry of Deno.readDirSync(`${dir}/.keys`)) {
+          await Deno.chmod(`${dir}/.keys/${entry.name}`, 0o640);
+        }
+      }
       const compose = generateCompose(options.agencies, {
         mode: options.mode,
         image: TEST_IMAGE,
+        keys: options.keys === true ? { gid: Deno.gid() ?? 0 } : undefined,
       });
       await Deno.writeTextFile(system.file, composeToYaml(await isolate(compose, project)));
     } catch (error) {

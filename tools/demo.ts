@@ -13,6 +13,7 @@ import { parseLogLine } from "../roles/log.ts";
 import { abortOnSignals, type ShutdownRequested } from "../roles/shutdown.ts";
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, parseCommand, UsageError } from "../util/mod.ts";
 import { countLines } from "./files.ts";
+import { newAgencyKeyHex } from "../protocol/mod.ts";
 import { ROOT, spawnTp0, startLocalServer, type Tp0Process } from "./processes.ts";
 
 const USAGE = `Usage: deno task demo [options]
@@ -24,8 +25,32 @@ Options:
   --agencies <n>          agencies to run (default 5)
   --data <dir>            folder with agency-{i}.csv (default .data)
   --batch-max-amount <n>  bets per batch (default: config/client.yaml)
+  --no-keys               no agency keys (protocol version 1); by default each agency
+                          gets a fresh key in the demo's temporary folder and proves it
   --quiet                 print only the summary
   -h, --help              show this help`;
+
+/**
+ * A fresh key per agency in the demo's temporary folder (removed with it), mode 600: the
+ * server's keys file and each agency's own file.
+ */
+async function writeDemoKeys(
+  dir: string,
+  agencies: number,
+): Promise<{ server: string; clients: string[] }> {
+  const hex = Array.from({ length: agencies }, () => newAgencyKeyHex());
+  const server = `${dir}/agency-keys`;
+  await Deno.writeTextFile(server, hex.map((key, i) => `${i + 1}:${key}\n`).join(""), {
+    mode: 0o600,
+  });
+  const clients: string[] = [];
+  for (const [i, key] of hex.entries()) {
+    const path = `${dir}/agency-${i + 1}.key`;
+    await Deno.writeTextFile(path, `${key}\n`, { mode: 0o600 });
+    clients.push(path);
+  }
+  return { server, clients };
+}
 
 interface AgencyResult {
   agency: number;
@@ -42,6 +67,7 @@ const OPTIONS = {
   agencies: { type: "string", default: "5" },
   data: { type: "string", default: ".data" },
   "batch-max-amount": { type: "string" },
+  "no-keys": { type: "boolean", default: false },
   quiet: { type: "boolean", default: false },
 } as const;
 
@@ -92,10 +118,12 @@ async function demo(args: string[]): Promise<number> {
   const storageDir = await Deno.makeTempDir({ prefix: "tp0-demo-" });
   const started = performance.now();
   try {
+    const keys = values["no-keys"] ? undefined : await writeDemoKeys(storageDir, agencies);
     const server = await startLocalServer({
       agencies,
       storagePath: `${storageDir}/bets.csv`,
       onLine: printer("server"),
+      args: keys === undefined ? [] : ["--agency-keys", keys.server],
     });
     running.push(server.process);
     if (interrupted() !== undefined) server.process.kill("SIGTERM");
@@ -112,6 +140,7 @@ async function demo(args: string[]): Promise<number> {
         server.address,
         "--data",
         `${dataDir}/agency-${i}.csv`,
+        ...(keys === undefined ? [] : ["--key", keys.clients[i - 1]]),
         ...extra,
       ], { onLine: printer(`client${i}`) });
       clients.push(client);
