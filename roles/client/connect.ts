@@ -7,7 +7,7 @@
  */
 
 import { UNAUTHENTICATED_VERSION, VERSION } from "../../protocol/mod.ts";
-import { describeError, splitHostPort } from "../../util/mod.ts";
+import { describeError } from "../../util/mod.ts";
 import { log } from "../log.ts";
 import { firstLine } from "./_outcome.ts";
 import { type Backoff, waitToRetry } from "./backoff.ts";
