@@ -8,11 +8,16 @@
 
 import { ConnectionClosedError, ErrorCode, errorCodeName } from "../../protocol/mod.ts";
 
-/** Server error codes after which trying again on a new connection makes sense. */
+/**
+ * Server error codes after which trying again on a new connection makes sense. STORAGE: the
+ * server could not store (a replica that lost its database, docs/replicas.md); nothing it
+ * answered so was stored, so it is sent again, to that replica or another.
+ */
 const RETRYABLE_CODES: ReadonlySet<number> = new Set([
   ErrorCode.BUSY,
   ErrorCode.SHUTTING_DOWN,
   ErrorCode.TIMEOUT,
+  ErrorCode.STORAGE,
 ]);
 
 /** The server answered with an ERROR frame (and closes the connection). */
@@ -59,7 +64,7 @@ export class ConnectError extends Error {
 /**
  * Whether a failure of a running conversation is worth a reconnect: the
  * connection dropped, or the server turned us away for now (BUSY,
- * SHUTTING_DOWN, TIMEOUT).
+ * SHUTTING_DOWN, TIMEOUT, STORAGE).
  */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof ConnectionClosedError) return true;

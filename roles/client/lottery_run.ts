@@ -20,7 +20,7 @@ import { log } from "../log.ts";
 import { describe, stopped } from "./_outcome.ts";
 import { type Backoff, waitToRetry } from "./backoff.ts";
 import type { Link } from "./connect.ts";
-import { ConnectError, isRetryable } from "./errors.ts";
+import { ConnectError, isRetryable, ServerError } from "./errors.ts";
 import type { Peer } from "./peer.ts";
 import { type RunResult, Tally } from "./progress.ts";
 import { oneBet } from "./single_bet.ts";
@@ -249,6 +249,11 @@ export class LotteryRun {
 
   async #awaitAck(peer: Peer): Promise<void> {
     const result = await peer.expect(MessageType.BATCH_RESULT);
+    if (result.code === ErrorCode.STORAGE) {
+      // Not stored (the server's database is down): the batch stays unacknowledged and goes
+      // again, with its id, after a reconnect that backs off like connection attempts.
+      throw new ServerError(result.code, result.reason);
+    }
     this.#madeProgress();
     const batch = this.#window.acknowledge(result.batchId);
     const stored = result.code === ErrorCode.OK;
