@@ -9,7 +9,7 @@ import { parseCommand, UsageError } from "../../util/mod.ts";
 import { ROOT } from "../processes.ts";
 
 /** The sections, in the order they run. */
-export const SECTIONS = ["e2e", "ingest", "floor", "memory", "micro"] as const;
+export const SECTIONS = ["e2e", "ingest", "floor", "memory", "micro", "replicas"] as const;
 
 /** One section of the benchmark. */
 export type Section = typeof SECTIONS[number];

@@ -132,7 +132,7 @@ export function encodeAgencyFrames(options: EncodeFramesOptions): AgencyFrames {
 
 /** Options of {@linkcode runIngest}. */
 export interface IngestOptions {
-  /** Server address, `127.0.0.1:port`. */
+  /** Server address, `127.0.0.1:port`; several, comma-separated: agency i talks to the (i-1) mod n-th. */
   address: string;
   /** Agencies 1..agencies, one connection each. */
   agencies: number;
@@ -155,10 +155,11 @@ export async function runIngest(options: IngestOptions): Promise<IngestResult> {
     perAgency.push(encodeAgencyFrames({ agency, bets, batchMaxAmount: options.batchMaxAmount }));
   }
   const encodeSeconds = (performance.now() - encodeStart) / 1000;
-  const { hostname, port } = splitHostPort(options.address);
+  const addresses = options.address.split(",").map((address) => splitHostPort(address.trim()));
   const conns: Deno.TcpConn[] = [];
   try {
     for (let i = 0; i < perAgency.length; i++) {
+      const { hostname, port } = addresses[i % addresses.length];
       const conn = await Deno.connect({ hostname, port, transport: "tcp" });
       conn.setNoDelay(true);
       conns.push(conn);

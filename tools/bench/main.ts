@@ -19,6 +19,9 @@
  * - `memory` (`memory.ts`): peak RSS (VmHWM) of the server and of the largest
  *   client, with the shipped dataset and with a generated one of `--big-bets` bets.
  * - `micro` (`micro.ts`): `deno bench` of the `*_bench.ts` files beside the code.
+ * - `replicas` (`replicas.ts`): the embedded store against a throwaway local
+ *   PostgreSQL with 1 and 3 replicas: the shipped dataset end to end (the
+ *   database already running) and ingest with 20 agencies.
  *
  * Nothing here asserts on time. Every process started is stopped, and every
  * temporary file removed, when a run ends, fails or is interrupted
@@ -35,6 +38,7 @@ import { benchFloor } from "./floor.ts";
 import { benchIngest, type IngestRun } from "./ingest.ts";
 import { benchMemory } from "./memory.ts";
 import { benchMicro } from "./micro.ts";
+import { benchReplicas } from "./replicas.ts";
 import { machine, printTable, progress, type Row, writeResults } from "./output.ts";
 import {
   buildBundle,
@@ -107,6 +111,7 @@ async function runSections(config: BenchConfig): Promise<Row[]> {
   if (wants("floor")) rows.push(...await benchFloor(config, ingest));
   if (wants("memory")) rows.push(...await benchMemory(config, RUN_LAUNCHER));
   if (wants("micro")) rows.push(...await benchMicro());
+  if (wants("replicas")) rows.push(...await benchReplicas(config));
   return rows;
 }
 
