@@ -8,6 +8,7 @@
 #   bash generar-compose.sh docker-compose-dev.yaml 5
 #   bash generar-compose.sh docker-compose-dev.yaml 5 --mode bet
 #   bash generar-compose.sh docker-compose-dev.yaml 3 --server-config server/config.ini
+#   bash generar-compose.sh docker-compose-dev.yaml 5 --servers 3 --postgres-image tp0/postgres:offline
 #
 # tp0 runs with the first of: deno on PATH, npx (Node) fetching deno 2.9.6, or the
 # tp0 image itself (when it exists and neither is installed).

@@ -99,6 +99,35 @@ export function clientKeyFile(id: number): string {
   return `agency-${id}.key`;
 }
 
+/** The most server replicas a Compose file may hold. */
+export const MAX_SERVERS = 16;
+
+/** The database image of a system with replicas, unless told otherwise. */
+export const DEFAULT_POSTGRES_IMAGE = "postgres:16";
+
+/** The database's user and database name in a system with replicas. */
+export const POSTGRES_USER = "tp0";
+
+/**
+ * The database's data folder inside its container: outside the image's declared volume, so
+ * it lives in the container's writable layer (like the file store's CSV): `down` removes
+ * it, and every `up` starts a new lottery.
+ */
+export const POSTGRES_DATA = "/var/lib/postgresql/tp0";
+
+/** The password of the database, for the replicas (in {@linkcode KEYS_DIR}). */
+export const STORE_PASSWORD_FILE = "store-password";
+/** The same password as the database container reads it (`POSTGRES_PASSWORD=...`). */
+export const POSTGRES_ENV_FILE = "postgres.env";
+/** Where a replica's copy of the password is mounted. */
+export const STORE_PASSWORD_PATH = "/run/secrets/store-password";
+
+/** The name every replica answers to on the network (clients connect to it). */
+export const SERVER_ALIAS = "server";
+
+/** `postgres://tp0@postgres:5432/tp0`: the replicas' STORE_URL (the password comes from a file). */
+export const STORE_URL = `postgres://${POSTGRES_USER}@postgres:5432/${POSTGRES_USER}`;
+
 /** Where a client's agency dataset is mounted inside its container. */
 export const CLIENT_DATA_PATH = "/data/agency.csv";
 
@@ -130,6 +159,17 @@ export interface ComposeOptions {
    * None: no keys, the course's unauthenticated flow.
    */
   keys?: { gid: number };
+  /**
+   * Server replicas on a shared PostgreSQL (docs/replicas.md): more than 1 gives a
+   * `postgres` service and `server1..serverK`, each with the network alias `server`. Its
+   * password is in {@linkcode KEYS_DIR} (written by gen-compose), read through `gid`'s group.
+   * @default 1 (one `server` on its embedded store)
+   */
+  servers?: number;
+  /** The database image with replicas. @default DEFAULT_POSTGRES_IMAGE */
+  postgresImage?: string;
+  /** The group that reads the password file with replicas. @default 0 */
+  gid?: number;
 }
 
 /** A bind mount of one host file, relative to the Compose file's directory. */
@@ -155,14 +195,18 @@ export interface ComposeHealthcheck {
   start_interval: string;
 }
 
+/** A service's networks: their names, or (a replica) each with its aliases. */
+export type ComposeNetworks = string[] | Record<string, { aliases: string[] }>;
+
 /** One service of the Compose file. */
 export interface ComposeService {
   image: string;
   container_name: string;
-  command: string[];
+  command?: string[];
   environment?: Record<string, string>;
+  env_file?: string[];
   volumes: ComposeBindMount[];
-  networks: string[];
+  networks: ComposeNetworks;
   depends_on?: Record<string, { condition: "service_healthy" }>;
   group_add?: string[];
   init: true;
@@ -206,21 +250,45 @@ export function generateCompose(agencies: number, options: ComposeOptions = {}):
   const bet = mode === "bet" ? options.bet ?? DEFAULT_BET : undefined;
   const keys = mode === "echo" ? undefined : options.keys;
 
-  const services: Record<string, ComposeService> = {
-    server: serverService({
+  const replicas = options.servers ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_SERVERS) {
+    throw new RangeError(
+      `Invalid number of servers: ${replicas} (expected an integer 1..${MAX_SERVERS})`,
+    );
+  }
+  const postgresImage = options.postgresImage ?? DEFAULT_POSTGRES_IMAGE;
+  if (postgresImage.trim() === "" || /\s/.test(postgresImage)) {
+    throw new RangeError(
+      `Invalid postgres image: "${postgresImage}" (expected an image reference)`,
+    );
+  }
+
+  const services: Record<string, ComposeService> = {};
+  if (replicas > 1) services.postgres = postgresService(postgresImage);
+  const serverNames = replicas === 1
+    ? ["server"]
+    : Array.from({ length: replicas }, (_, i) => `server${i + 1}`);
+  for (const name of serverNames) {
+    const server = serverService({
       image,
       agencies,
       port,
       config: serverConfig,
       winnersDelay: options.winnersDelay ?? DEFAULT_WINNERS_DELAY,
-    }),
-  };
-  if (keys !== undefined) {
-    withKey(services.server, `./${KEYS_DIR}/${SERVER_KEYS_FILE}`, SERVER_KEYS_PATH, keys.gid);
-    services.server.environment!.AGENCY_KEYS_PATH = SERVER_KEYS_PATH;
+    });
+    if (replicas > 1) asReplica(server, name, options.gid ?? 0);
+    if (keys !== undefined) {
+      withKey(server, `./${KEYS_DIR}/${SERVER_KEYS_FILE}`, SERVER_KEYS_PATH, keys.gid);
+      server.environment!.AGENCY_KEYS_PATH = SERVER_KEYS_PATH;
+    }
+    services[name] = server;
   }
+  const healthy = Object.fromEntries(
+    serverNames.map((name) => [name, { condition: "service_healthy" as const }]),
+  );
   for (let id = 1; id <= agencies; id++) {
     const client = clientService({ image, id, mode, bet, config: clientConfig });
+    client.depends_on = healthy;
     if (keys !== undefined) {
       withKey(client, `./${KEYS_DIR}/${clientKeyFile(id)}`, CLIENT_KEY_PATH, keys.gid);
       client.environment!.CLI_KEY_PATH = CLIENT_KEY_PATH;
@@ -335,6 +403,61 @@ function clientService(
 function withKey(service: ComposeService, source: string, target: string, gid: number): void {
   service.volumes.push(readOnlyBind(source, target));
   service.group_add = [String(gid)];
+}
+
+/**
+ * The shared database of the replicas: its password from the env file gen-compose writes,
+ * its data in the container's writable layer ({@linkcode POSTGRES_DATA}), healthy once
+ * `pg_isready` answers on TCP (not during the image's first-start initialisation, which
+ * listens on the socket only).
+ */
+function postgresService(image: string): ComposeService {
+  return {
+    image,
+    container_name: "postgres",
+    environment: { POSTGRES_USER, POSTGRES_DB: POSTGRES_USER, PGDATA: POSTGRES_DATA },
+    env_file: [`./${KEYS_DIR}/${POSTGRES_ENV_FILE}`],
+    volumes: [],
+    networks: [NETWORK_NAME],
+    stop_grace_period: "10s",
+    init: true,
+    healthcheck: {
+      test: [
+        "CMD",
+        "pg_isready",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        POSTGRES_USER,
+        "-d",
+        POSTGRES_USER,
+        "-q",
+      ],
+      interval: "30s",
+      timeout: "3s",
+      retries: 3,
+      start_period: "60s",
+      start_interval: "500ms",
+    },
+  };
+}
+
+/**
+ * A server as replica `name` of the shared database: its own container name, the network
+ * alias `server` (Docker's DNS answers it with every replica), the store's URL and password
+ * file, started once the database is healthy.
+ */
+function asReplica(server: ComposeService, name: string, gid: number): void {
+  server.container_name = name;
+  server.command = ["server", "--config", "/config/server.ini", "--store", STORE_URL];
+  server.environment = {
+    ...server.environment,
+    STORE_PASSWORD_FILE: STORE_PASSWORD_PATH,
+    REPLICA_NAME: name,
+  };
+  server.networks = { [NETWORK_NAME]: { aliases: [SERVER_ALIAS] } };
+  server.depends_on = { postgres: { condition: "service_healthy" } };
+  withKey(server, `./${KEYS_DIR}/${STORE_PASSWORD_FILE}`, STORE_PASSWORD_PATH, gid);
 }
 
 /** A read-only bind mount that fails instead of creating a missing source. */

@@ -420,3 +420,134 @@ Deno.test("tp0 gen-compose writes the file when run as a user runs it", async ()
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("runGenCompose() --servers 3: a postgres service and server1..3 behind the alias server, clients unchanged", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tp0_compose_test_" });
+  try {
+    const out = `${dir}/docker-compose-dev.yaml`;
+    const stdout: string[] = [];
+    const args = [out, "5", "--servers", "3", "--postgres-image", "tp0/postgres:offline"];
+    assert.equal(await runGenCompose(args, { stdout: (l) => stdout.push(l) }), 0);
+    assert.match(stdout[0], /with 3 server replicas on postgres \(tp0\/postgres:offline/);
+    const text = await Deno.readTextFile(out);
+    assert.match(text, /--servers 3 --postgres-image tp0\/postgres:offline/);
+    const compose = YAML.parse(text) as ComposeFile;
+    assert.deepEqual(Object.keys(compose.services), [
+      "postgres",
+      "server1",
+      "server2",
+      "server3",
+      ...clientNames(5),
+    ]);
+    const postgres = compose.services.postgres;
+    assert.equal(postgres.image, "tp0/postgres:offline");
+    assert.equal(postgres.command, undefined, "the image's own entrypoint and command");
+    assert.deepEqual(postgres.environment, {
+      POSTGRES_USER: "tp0",
+      POSTGRES_DB: "tp0",
+      PGDATA: "/var/lib/postgresql/tp0",
+    });
+    assert.deepEqual(postgres.env_file, ["./.keys/postgres.env"]);
+    // No volume: the database lives in its container, a fresh lottery per `up`.
+    assert.deepEqual(postgres.volumes, []);
+    assert.deepEqual(postgres.healthcheck?.test, [
+      "CMD",
+      "pg_isready",
+      "-h",
+      "127.0.0.1",
+      "-U",
+      "tp0",
+      "-d",
+      "tp0",
+      "-q",
+    ]);
+    assert.equal(text.includes("\nvolumes:"), false);
+    const password = (await Deno.readTextFile(`${dir}/.keys/store-password`)).trim();
+    assert.match(password, /^[0-9a-f]{64}$/);
+    assert.equal(
+      await Deno.readTextFile(`${dir}/.keys/postgres.env`),
+      `POSTGRES_PASSWORD=${password}\n`,
+    );
+    assert.equal((await Deno.stat(`${dir}/.keys/store-password`)).mode! & 0o777, 0o640);
+    assert.equal(text.includes(password), false, "the password is not in the Compose file");
+    for (const r of [1, 2, 3]) {
+      const server = compose.services[`server${r}`];
+      assert.equal(server.container_name, `server${r}`);
+      assert.equal(server.image, "tp0:latest");
+      assert.deepEqual(server.command, [
+        "server",
+        "--config",
+        "/config/server.ini",
+        "--store",
+        "postgres://tp0@postgres:5432/tp0",
+      ]);
+      assert.equal(server.environment?.AGENCIES, "5");
+      assert.equal(server.environment?.REPLICA_NAME, `server${r}`);
+      assert.equal(server.environment?.STORE_PASSWORD_FILE, "/run/secrets/store-password");
+      assert.equal(server.environment?.AGENCY_KEYS_PATH, "/keys/agency-keys");
+      assert.deepEqual(server.networks, { testing_net: { aliases: ["server"] } });
+      assert.deepEqual(server.depends_on, { postgres: { condition: "service_healthy" } });
+      assert.deepEqual(server.volumes.map((v) => [v.source, v.target, v.read_only]), [
+        ["./config/server.ini", "/config/server.ini", true],
+        ["./.keys/store-password", "/run/secrets/store-password", true],
+        ["./.keys/agency-keys", "/keys/agency-keys", true],
+      ]);
+      assert.deepEqual(server.group_add, [String(Deno.gid())]);
+      assert.deepEqual(server.healthcheck?.test, [
+        "CMD",
+        "tp0",
+        "validate-echo",
+        "--address",
+        "127.0.0.1:12345",
+        "--timeout",
+        "2s",
+      ]);
+    }
+    for (const name of clientNames(5)) {
+      const client = compose.services[name];
+      assert.deepEqual(client.networks, ["testing_net"]);
+      assert.deepEqual(client.depends_on, {
+        server1: { condition: "service_healthy" },
+        server2: { condition: "service_healthy" },
+        server3: { condition: "service_healthy" },
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runGenCompose() --servers 1 (or none) writes today's file; postgres:16 is the default image", async () => {
+  const plain = await generate(3, ["--no-keys"]);
+  const one = await generate(3, ["--no-keys", "--servers", "1"]);
+  assert.deepEqual(one.compose, plain.compose);
+  const two = await generate(3, ["--no-keys", "--servers", "2"]);
+  assert.equal(two.compose.services.postgres.image, "postgres:16");
+  assert.deepEqual(Object.keys(two.compose.services).slice(0, 3), [
+    "postgres",
+    "server1",
+    "server2",
+  ]);
+});
+
+Deno.test("runGenCompose() --servers and --postgres-image: bad values are usage errors, nothing written", async () => {
+  for (
+    const [args, reason] of [
+      [["--servers", "0"], /Invalid --servers: "0" \(expected an integer 1\.\.16\)/],
+      [["--servers", "17"], /Invalid --servers: "17"/],
+      [["--servers", "x"], /Invalid --servers: "x"/],
+      [["--postgres-image", "postgres:16"], /--postgres-image goes with --servers K/],
+      [["--servers", "3", "--postgres-image", "a b"], /Invalid postgres image/],
+    ] as const
+  ) {
+    const dir = await Deno.makeTempDir({ prefix: "tp0_compose_test_" });
+    try {
+      const { code, stderr } = await runChild([`${dir}/c.yaml`, "2", ...args]);
+      assert.equal(code, 2, args.join(" "));
+      assert.match(stderr, reason);
+      await assert.rejects(Deno.stat(`${dir}/c.yaml`));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});

@@ -26,14 +26,18 @@ import {
   DEFAULT_BET,
   DEFAULT_CLIENT_CONFIG,
   DEFAULT_IMAGE,
+  DEFAULT_POSTGRES_IMAGE,
   DEFAULT_SERVER_CONFIG,
   DEFAULT_WINNERS_DELAY,
   type EnvBet,
   generateCompose,
   KEYS_DIR,
   MAX_CLIENTS,
+  MAX_SERVERS,
   MODES_EXPECTED,
+  POSTGRES_ENV_FILE,
   SERVER_KEYS_FILE,
+  STORE_PASSWORD_FILE,
 } from "./compose.ts";
 
 export * from "./compose.ts";
@@ -59,6 +63,13 @@ Options:
                            winners, so that \`docker compose logs -f\` shows the draw before
                            any answer (default ${DEFAULT_WINNERS_DELAY}; 0s turns it off)
   --image IMAGE            image of every service (default ${DEFAULT_IMAGE})
+  --servers K              K server replicas (1..${MAX_SERVERS}) on a shared PostgreSQL
+                           (docs/replicas.md): a postgres service and server1..serverK, each
+                           with the network alias server (clients unchanged, server:12345);
+                           the database's password, fresh each time, in ${KEYS_DIR}/ beside the
+                           Compose file, mode 640. Default 1: one server, its embedded store
+  --postgres-image IMAGE   the database image with --servers (default ${DEFAULT_POSTGRES_IMAGE};
+                           tp0/postgres:offline on machines without a registry)
   --no-keys                no agency keys: the course's unauthenticated flow (protocol
                            version 1). By default (lottery and bet modes) a fresh key per
                            agency (256 random bits) is written to ${KEYS_DIR}/ beside the
@@ -70,6 +81,7 @@ Examples:
   tp0 gen-compose docker-compose-dev.yaml 5
   tp0 gen-compose docker-compose-dev.yaml 5 --mode bet --bet "Ana,Gómez,30111222,1990-05-01,7574"
   tp0 gen-compose docker-compose-dev.yaml 3 --server-config server/config.ini --client-config client/config.yaml
+  tp0 gen-compose docker-compose-dev.yaml 5 --servers 3 --postgres-image tp0/postgres:offline
 `;
 
 /** Where a command prints; both default to the process's stdout and stderr. */
@@ -133,6 +145,8 @@ export function runGenCompose(args: string[], output: RunOutput = {}): Promise<n
         "client-config": { type: "string" },
         "winners-delay": { type: "string" },
         "no-keys": { type: "boolean" },
+        servers: { type: "string" },
+        "postgres-image": { type: "string" },
       },
       usage: GEN_COMPOSE_USAGE,
       allowPositionals: true,
@@ -163,6 +177,11 @@ export function runGenCompose(args: string[], output: RunOutput = {}): Promise<n
     const clientConfig = values["client-config"] ?? DEFAULT_CLIENT_CONFIG;
     const winnersDelay = parseWinnersDelay(values["winners-delay"] ?? DEFAULT_WINNERS_DELAY);
     const withKeys = values["no-keys"] !== true && mode !== "echo";
+    const servers = parseServers(values.servers ?? "1");
+    if (values["postgres-image"] !== undefined && servers === 1) {
+      throw new UsageError("--postgres-image goes with --servers K (K > 1)");
+    }
+    const postgresImage = values["postgres-image"] ?? DEFAULT_POSTGRES_IMAGE;
 
     let compose: ComposeFile;
     try {
@@ -174,6 +193,9 @@ export function runGenCompose(args: string[], output: RunOutput = {}): Promise<n
         clientConfig,
         winnersDelay,
         keys: withKeys ? { gid: Deno.gid() ?? 0 } : undefined,
+        servers,
+        postgresImage,
+        gid: Deno.gid() ?? 0,
       });
     } catch (error) {
       if (error instanceof RangeError) throw new UsageError(error.message, { cause: error });
@@ -187,6 +209,7 @@ export function runGenCompose(args: string[], output: RunOutput = {}): Promise<n
       `--winners-delay ${winnersDelay}`,
       `--image ${image}`,
       ...(values["no-keys"] === true ? ["--no-keys"] : []),
+      ...(servers === 1 ? [] : [`--servers ${servers}`, `--postgres-image ${postgresImage}`]),
     ];
     const text = composeToYaml(compose, {
       comment: [
@@ -205,6 +228,7 @@ export function runGenCompose(args: string[], output: RunOutput = {}): Promise<n
     const keysDir = join(dirname(outPath), KEYS_DIR);
     try {
       if (withKeys) await writeAgencyKeys(keysDir, agencies);
+      if (servers > 1) await writeStorePassword(keysDir);
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error);
       stderr(`tp0: Cannot write the agency keys in "${keysDir}": ${oneLine(detail)}`);
@@ -212,7 +236,10 @@ export function runGenCompose(args: string[], output: RunOutput = {}): Promise<n
     }
     const clients = agencies === 1 ? "1 client" : `${agencies} clients`;
     const keyed = withKeys ? `, a fresh key each in ${keysDir}/` : "";
-    stdout(`gen-compose: wrote ${outPath} with server and ${clients} (mode ${mode})${keyed}`);
+    const serving = servers === 1
+      ? "server"
+      : `${servers} server replicas on postgres (${postgresImage}, its password in ${keysDir}/)`;
+    stdout(`gen-compose: wrote ${outPath} with ${serving} and ${clients} (mode ${mode})${keyed}`);
     return EXIT_OK;
   });
 }
@@ -256,6 +283,41 @@ async function writeAgencyKeys(dir: string, agencies: number): Promise<void> {
   for (let id = 1; id <= agencies; id++) await write(clientKeyFile(id), `${keys[id - 1]}\n`);
 }
 
+/**
+ * Writes a fresh database password into `dir`: `store-password` (the replicas'
+ * STORE_PASSWORD_FILE) and `postgres.env` (`POSTGRES_PASSWORD=`, the database container's
+ * env file), each mode 640 like the keys.
+ */
+async function writeStorePassword(dir: string): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { mode: 0o750 });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+  }
+  const password = newAgencyKeyHex();
+  for (
+    const [name, text] of [
+      [STORE_PASSWORD_FILE, `${password}\n`],
+      [POSTGRES_ENV_FILE, `POSTGRES_PASSWORD=${password}\n`],
+    ]
+  ) {
+    const path = join(dir, name);
+    await Deno.writeTextFile(path, text, { mode: 0o640 });
+    await Deno.chmod(path, 0o640);
+  }
+}
+
+/** Parses `--servers K`: decimal digits only, 1..16. */
+function parseServers(text: string): number {
+  const count = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(count) || count < 1 || count > MAX_SERVERS) {
+    throw new UsageError(
+      `Invalid --servers: ${JSON.stringify(text)} (expected an integer 1..${MAX_SERVERS})`,
+    );
+  }
+  return count;
+}
+
 /** Parses N: decimal digits only, 0..1000. */
 function parseClientCount(text: string): number {
   const count = /^[0-9]+$/.test(text) ? Number(text) : NaN;
@@ -275,6 +337,8 @@ const VALUE_FLAGS = [
   "--server-config",
   "--client-config",
   "--winners-delay",
+  "--servers",
+  "--postgres-image",
 ];
 
 /**
