@@ -381,8 +381,8 @@ Deno.test("a keys file every user may read starts with a WARNING; a client with 
         r.action === "agency_keys" && r.level === "WARNING"
       );
       assert.equal(warnings.length, 2, server.tail());
-      assert.match(warnings[0].fields.reason, /readable by every user/);
-      assert.match(warnings[1].fields.reason, /no key for agency 2/);
+      assert.match(warnings[0].fields.warning, /readable by every user/);
+      assert.match(warnings[1].fields.warning, /no key for agency 2/);
     } finally {
       server.kill("SIGKILL");
       await server.status;

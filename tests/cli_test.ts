@@ -133,7 +133,7 @@ Deno.test("the server logs its configuration exactly as configured", async () =>
     // The first line of all, exactly: the course's fields first, values as configured.
     assert.match(
       server.lines[0],
-      /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO {5}action: config \| result: success \| port: 0 \| listen_backlog: 8 \| logging_level: DEBUG \| agencies: 5 \| storage_path: \S+\/b\.csv \| read_timeout: 10s \| idle_timeout: 60s \| max_connections: 256 \| host: 0\.0\.0\.0 \| server_ip: server \| winners_delay: 0s$/,
+      /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO {5}action: config \| result: success \| port: 0 \| listen_backlog: 8 \| logging_level: DEBUG \| agencies: 5 \| storage_path: \S+\/b\.csv \| read_timeout: 10s \| idle_timeout: 60s \| max_connections: 256 \| host: 0\.0\.0\.0 \| server_ip: server \| winners_delay: 0s \| agency_keys: none \| auth_timeout: 5s \| max_handshakes: 128$/,
     );
   });
 });

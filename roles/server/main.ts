@@ -42,14 +42,18 @@ export function runServer(args: string[]): Promise<number> {
   return runRole(args, SERVER_CLI);
 }
 
-/** What the server's keys mean for this run: one line, and a WARNING for each risk. */
+/**
+ * What the server's keys mean for this run: one line, and a WARNING for each risk (its
+ * `result` stays `success`: the server runs, and a `fail` line is a refused request).
+ */
 function logAgencyKeys(config: ServerConfig): void {
   const loaded = config.agencyKeys;
   if (loaded === undefined) {
     log.warning({
       action: "agency_keys",
-      result: "fail",
-      reason: "no AGENCY_KEYS_PATH: agencies are not authenticated " +
+      result: "success",
+      keys: "none",
+      warning: "no AGENCY_KEYS_PATH: agencies are not authenticated " +
         "(anyone who reaches the port can bet, close or ask winners for any agency)",
     });
     return;
@@ -59,9 +63,9 @@ function logAgencyKeys(config: ServerConfig): void {
   if (loaded.everyoneMayRead) {
     log.warning({
       action: "agency_keys",
-      result: "fail",
+      result: "success",
       path,
-      reason: "the keys file is readable by every user (chmod 600 it)",
+      warning: "the keys file is readable by every user (chmod 600 it)",
     });
   }
   const missing: number[] = [];
@@ -71,9 +75,9 @@ function logAgencyKeys(config: ServerConfig): void {
   if (missing.length > 0) {
     log.warning({
       action: "agency_keys",
-      result: "fail",
+      result: "success",
       path,
-      reason: `no key for agency ${missing.join(", ")}: it cannot authenticate`,
+      warning: `no key for agency ${missing.join(", ")}: it cannot authenticate`,
     });
   }
 }
