@@ -169,8 +169,9 @@ export class PostgresLottery implements Lottery {
    */
   static async open(options: PostgresLotteryOptions): Promise<PostgresLottery> {
     const connection: PgConnectionOptions = {
-      connectionString: options.url,
-      password: options.password,
+      // The password goes inside the URL: npm:pg lets the URL's fields (a password left
+      // out included) override the separate `password` option.
+      connectionString: withPassword(options.url, options.password),
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       keepAlive: true,
       application_name: `tp0 ${options.replica}`.slice(0, 63),
@@ -629,6 +630,14 @@ export class PostgresLottery implements Lottery {
       throw error;
     }
   }
+}
+
+/** `url` with `password` in it (when given), percent-encoded. */
+export function withPassword(url: string, password: string | undefined): string {
+  if (password === undefined) return url;
+  const parsed = new URL(url);
+  parsed.password = encodeURIComponent(password);
+  return parsed.toString();
 }
 
 /** Writes `chunks` (store rows, CSV) to the bets table with one COPY. */
