@@ -288,7 +288,7 @@ async function writeAgencyKeys(dir: string, agencies: number): Promise<void> {
  * STORE_PASSWORD_FILE) and `postgres.env` (`POSTGRES_PASSWORD=`, the database container's
  * env file), each mode 640 like the keys.
  */
-async function writeStorePassword(dir: string): Promise<void> {
+export async function writeStorePassword(dir: string): Promise<void> {
   try {
     await Deno.mkdir(dir, { mode: 0o750 });
   } catch (error) {

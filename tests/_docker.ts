@@ -22,6 +22,7 @@ import {
   composeToYaml,
   generateCompose,
   NETWORK_NAME,
+  writeStorePassword,
 } from "../compose/mod.ts";
 import { type ParsedLogLine, parseLogLine } from "../roles/log.ts";
 import { buildImage, docker, engineProblem, ROOT, type RunResult } from "../tools/docker_engine.ts";
@@ -121,6 +122,10 @@ export interface SystemOptions {
   data?: ({ path: string } | { text: string })[];
   /** Fresh agency keys in `.keys/`, mounted as gen-compose mounts them. @default false */
   keys?: boolean;
+  /** Server replicas on a shared PostgreSQL, as `gen-compose --servers K` makes them. @default 1 */
+  servers?: number;
+  /** The database image with `servers` > 1 (`--postgres-image`). @default "tp0/postgres:offline" */
+  postgresImage?: string;
 }
 
 /** Changes to the shipped configuration files, written next to the Compose file. */
@@ -191,10 +196,15 @@ export class TestSystem {
           await Deno.chmod(`${dir}/.keys/${entry.name}`, 0o640);
         }
       }
+      const servers = options.servers ?? 1;
+      if (servers > 1) await writeStorePassword(`${dir}/.keys`);
       const compose = generateCompose(options.agencies, {
         mode: options.mode,
         image: TEST_IMAGE,
         keys: options.keys === true ? { gid: Deno.gid() ?? 0 } : undefined,
+        servers,
+        postgresImage: options.postgresImage ?? "tp0/postgres:offline",
+        gid: Deno.gid() ?? 0,
       });
       await Deno.writeTextFile(system.file, composeToYaml(await isolate(compose, project)));
     } catch (error) {
