@@ -93,6 +93,7 @@ Deno.test("the demo refuses bad input with one line (and its usage for a bad fla
     [["--agencies", "0"], 2, /^demo: Invalid --agencies: "0" \(expected 1\.\.1000\)$/],
     [["--agencise", "3"], 2, /^demo: Unknown option '--agencise'/],
     [["--data", "/nonexistent"], 1, /^demo: Missing data file: "\/nonexistent\/agency-1\.csv"$/],
+    [["--servers", "0"], 2, /^demo: Invalid --servers: "0" \(expected 1\.\.16\)$/],
   ];
   for (const [args, expected, message] of cases) {
     const { code, stdout, stderr } = await runDeno(["run", ...DENO_RUN_FLAGS, DEMO, ...args]);
@@ -100,4 +101,87 @@ Deno.test("the demo refuses bad input with one line (and its usage for a bad fla
     assert.equal(stdout, "");
     assert.match(stderr.split("\n")[0], message);
   }
+});
+
+/** A TMPDIR the `postgres` user can enter (the demo's cluster is made in it). */
+async function withOpenTempDir(fn: (tmp: string) => Promise<void>): Promise<void> {
+  await withTempDir(async (tmp) => {
+    await Deno.chmod(tmp, 0o755);
+    await fn(tmp);
+  });
+}
+
+Deno.test("the demo with --servers 3: 3 replicas on a throwaway PostgreSQL, 80,000 bets once, 6 winners, nothing left", async () => {
+  await withOpenTempDir(async (tmp) => {
+    const { code, stdout, stderr } = await runDeno(
+      ["run", ...DENO_RUN_FLAGS, "--quiet", DEMO, "--servers", "3"],
+      { env: { TMPDIR: tmp } },
+    );
+    if (/needs PostgreSQL on this machine/.test(stderr) && Deno.env.get("CI") !== "true") {
+      console.log(`SKIPPED demo --servers 3: ${stderr.trim()}`);
+      return;
+    }
+    assert.equal(code, 0, stderr);
+    for (const name of ["server1", "server2", "server3"]) {
+      assert.match(stdout, new RegExp(`^${name} +\\| .*action: storage \\| result: success`, "m"));
+    }
+    assert.equal(
+      stdout.split("\n").filter((l) => /action: sorteo \| result: success/.test(l)).length,
+      1,
+    );
+    assert.match(stdout, /^\s*total\s+80000\s+6\s/m);
+    assert.match(stdout, /^rows in the server's storage: 80000$/m);
+    assert.match(stdout, /^demo: success$/m);
+    assert.deepEqual(await entries(tmp), [], "the demo left its storage or its database behind");
+    assert.deepEqual(await processesMentioning(tmp), [], "a process of the demo is still running");
+  });
+});
+
+Deno.test("Ctrl-C in the middle of the demo with --servers 3: every replica and the database stopped, exit 130", async () => {
+  await withOpenTempDir(async (tmp) => {
+    const demo = spawnDemo(["--servers", "3", "--batch-max-amount", "1"], tmp);
+    try {
+      const first = await Promise.race([
+        demo.waitForLine((line) => line.includes("action: apuesta_recibida"), 60_000),
+        demo.status.then(() => "exited"),
+      ]);
+      if (first === "exited" && demo.lines.some((l) => l.includes("needs PostgreSQL"))) {
+        if (Deno.env.get("CI") === "true") assert.fail(demo.tail());
+        console.log(`SKIPPED demo --servers 3 Ctrl-C: ${demo.tail(1)}`);
+        return;
+      }
+      demo.kill("SIGINT");
+      const { code } = await demo.waitForExit(30_000);
+      assert.equal(code, 130, demo.tail());
+      assert.ok(demo.lines.includes("demo: interrupted by SIGINT; every process stopped"));
+      for (const name of ["server1", "server2", "server3"]) {
+        assert.ok(
+          demo.lines.some((l) =>
+            new RegExp(`^${name} .*action: finished \\| result: success`).test(l)
+          ),
+          `${name} finished`,
+        );
+      }
+      assert.deepEqual(await entries(tmp), [], "the demo left its storage or its database behind");
+      const left = await processesMentioning(tmp);
+      for (const pid of left) Deno.kill(pid, "SIGKILL");
+      assert.deepEqual(left, [], "a process of the demo (the database) is still running");
+    } finally {
+      demo.kill("SIGKILL");
+      await demo.status;
+    }
+  });
+});
+
+Deno.test("the demo with --servers 3 and no PostgreSQL binaries says so in one line, exit 1", async () => {
+  const { code, stdout, stderr } = await runDeno(
+    ["run", ...DENO_RUN_FLAGS, "--quiet", DEMO, "--servers", "3"],
+    { env: { TP0_PG_BINDIR: "/nonexistent" } },
+  );
+  assert.equal(code, 1, stderr);
+  assert.equal(stdout, "");
+  assert.deepEqual(stderr.trimEnd().split("\n"), [
+    "demo: --servers 3 needs PostgreSQL on this machine: postgresql unavailable: no initdb in " +
+    "pg_config --bindir, PATH or /usr/lib/postgresql/*/bin (apt-get install postgresql)",
+  ]);
 });

@@ -4,7 +4,12 @@
  * interleaves their logs with a role prefix the way Compose does, and ends
  * with a summary table.
  *
- *     deno task demo [--agencies 5] [--data .data] [--quiet]
+ *     deno task demo [--agencies 5] [--data .data] [--quiet] [--servers 3]
+ *
+ * With `--servers K` (K > 1): K server replicas on a throwaway local PostgreSQL
+ * (tools/postgres.ts: initdb into a temporary folder from the machine's
+ * binaries, removed on exit and on Ctrl-C), each agency given every replica's
+ * address (docs/replicas.md).
  *
  * @module
  */
@@ -14,7 +19,14 @@ import { abortOnSignals, type ShutdownRequested } from "../roles/shutdown.ts";
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, parseCommand, UsageError } from "../util/mod.ts";
 import { countLines } from "./files.ts";
 import { newAgencyKeyHex } from "../protocol/mod.ts";
-import { ROOT, spawnTp0, startLocalServer, type Tp0Process } from "./processes.ts";
+import {
+  type LocalServer,
+  ROOT,
+  spawnTp0,
+  startLocalServer,
+  type Tp0Process,
+} from "./processes.ts";
+import { PostgresUnavailable, startTempPostgres, type TempPostgres } from "./postgres.ts";
 
 const USAGE = `Usage: deno task demo [options]
 
@@ -25,6 +37,8 @@ Options:
   --agencies <n>          agencies to run (default 5)
   --data <dir>            folder with agency-{i}.csv (default .data)
   --batch-max-amount <n>  bets per batch (default: config/client.yaml)
+  --servers <k>           k server replicas (1..16) on a throwaway local PostgreSQL
+                          (needs its binaries: initdb, pg_ctl); default 1, the embedded store
   --no-keys               no agency keys (protocol version 1); by default each agency
                           gets a fresh key in the demo's temporary folder and proves it
   --quiet                 print only the summary
@@ -68,6 +82,7 @@ const OPTIONS = {
   data: { type: "string", default: ".data" },
   "batch-max-amount": { type: "string" },
   "no-keys": { type: "boolean", default: false },
+  servers: { type: "string", default: "1" },
   quiet: { type: "boolean", default: false },
 } as const;
 
@@ -90,6 +105,11 @@ async function demo(args: string[]): Promise<number> {
     console.error(`demo: Invalid --agencies: "${values.agencies}" (expected 1..1000)\n\n${USAGE}`);
     return EXIT_USAGE;
   }
+  const replicas = /^\d+$/.test(values.servers) ? Number(values.servers) : Number.NaN;
+  if (!(replicas >= 1 && replicas <= 16)) {
+    console.error(`demo: Invalid --servers: "${values.servers}" (expected 1..16)\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
   const dataDir = values.data.startsWith("/") ? values.data : `${ROOT}${values.data}`;
   for (let i = 1; i <= agencies; i++) {
     try {
@@ -100,7 +120,7 @@ async function demo(args: string[]): Promise<number> {
     }
   }
 
-  const width = `client${agencies}`.length;
+  const width = Math.max(`client${agencies}`.length, `server${replicas}`.length);
   const printer = (name: string) => (line: string) => {
     if (!values.quiet) console.log(`${name.padEnd(width)} | ${line}`);
   };
@@ -115,18 +135,40 @@ async function demo(args: string[]): Promise<number> {
     for (const process of running) process.kill("SIGTERM");
   });
   using _signals = abortOnSignals(interrupt);
+  let pg: TempPostgres | undefined;
+  if (replicas > 1) {
+    try {
+      pg = await startTempPostgres();
+    } catch (error) {
+      if (!(error instanceof PostgresUnavailable)) throw error;
+      console.error(
+        `demo: --servers ${replicas} needs PostgreSQL on this machine: ${error.message}`,
+      );
+      return EXIT_FAIL;
+    }
+  }
   const storageDir = await Deno.makeTempDir({ prefix: "tp0-demo-" });
   const started = performance.now();
   try {
     const keys = values["no-keys"] ? undefined : await writeDemoKeys(storageDir, agencies);
-    const server = await startLocalServer({
-      agencies,
-      storagePath: `${storageDir}/bets.csv`,
-      onLine: printer("server"),
-      args: keys === undefined ? [] : ["--agency-keys", keys.server],
-    });
-    running.push(server.process);
-    if (interrupted() !== undefined) server.process.kill("SIGTERM");
+    const servers: LocalServer[] = [];
+    for (let r = 1; r <= replicas && interrupted() === undefined; r++) {
+      const name = replicas === 1 ? "server" : `server${r}`;
+      const server = await startLocalServer({
+        agencies,
+        storagePath: `${storageDir}/bets.csv`,
+        onLine: printer(name),
+        args: [
+          ...(keys === undefined ? [] : ["--agency-keys", keys.server]),
+          ...(pg === undefined ? [] : ["--store", pg.url, "--replica-name", name]),
+        ],
+      });
+      servers.push(server);
+      running.push(server.process);
+    }
+    if (interrupted() !== undefined) {
+      for (const server of servers) server.process.kill("SIGTERM");
+    }
     const extra = values["batch-max-amount"]
       ? ["--batch-max-amount", values["batch-max-amount"]]
       : [];
@@ -137,7 +179,8 @@ async function demo(args: string[]): Promise<number> {
         "--id",
         String(i),
         "--server-address",
-        server.address,
+        // Every replica, each agency starting at a different one.
+        servers.map((_, r) => servers[(i - 1 + r) % servers.length].address).join(","),
         "--data",
         `${dataDir}/agency-${i}.csv`,
         ...(keys === undefined ? [] : ["--key", keys.clients[i - 1]]),
@@ -151,9 +194,14 @@ async function demo(args: string[]): Promise<number> {
       return summarize(index + 1, code, client.lines);
     }));
     const elapsed = (performance.now() - started) / 1000;
-    server.process.kill("SIGTERM");
-    const serverStatus = await server.process.status;
-    const stored = await countLines(`${storageDir}/bets.csv`);
+    for (const server of servers) server.process.kill("SIGTERM");
+    const serverCodes = (await Promise.all(servers.map((s) => s.process.status))).map((s) =>
+      s.code
+    );
+    const serverStatus = { code: serverCodes.find((code) => code !== 0) ?? 0 };
+    const stored = pg === undefined
+      ? await countLines(`${storageDir}/bets.csv`)
+      : Number(await pg.query("SELECT count(*) FROM bets"));
     printSummary(results, { elapsed, stored });
     if (interrupted() !== undefined) {
       console.log(`demo: interrupted by ${interrupted()}; every process stopped`);
@@ -166,6 +214,7 @@ async function demo(args: string[]): Promise<number> {
     for (const process of running) process.kill("SIGTERM");
     await Promise.all(running.map((process) => process.status));
     await Deno.remove(storageDir, { recursive: true });
+    await pg?.remove();
   }
 }
 

@@ -16,6 +16,8 @@ export interface TempPostgres {
   crash(): Promise<void>;
   /** Starts it again after {@linkcode crash}. */
   start(): Promise<void>;
+  /** Runs one statement with `psql -Atc` (in `database`, default `postgres`); its output, trimmed. */
+  query(sql: string, database?: string): Promise<string>;
   /** Stops it and removes its folder. */
   remove(): Promise<void>;
 }
@@ -29,8 +31,13 @@ export class PostgresUnavailable extends Error {
   }
 }
 
-/** The folder of `initdb` and `pg_ctl`: `pg_config --bindir`, PATH, /usr/lib/postgresql/N/bin. */
+/**
+ * The folder of `initdb` and `pg_ctl`: `pg_config --bindir`, PATH, /usr/lib/postgresql/N/bin;
+ * only `$TP0_PG_BINDIR` when it is set (a chosen version, or none: a test of the message).
+ */
 export async function postgresBinDir(): Promise<string | undefined> {
+  const chosen = Deno.env.get("TP0_PG_BINDIR");
+  if (chosen !== undefined) return await hasBinaries(chosen) ? chosen : undefined;
   const candidates: string[] = [];
   try {
     const out = await new Deno.Command("pg_config", { args: ["--bindir"], stderr: "null" })
@@ -49,15 +56,19 @@ export async function postgresBinDir(): Promise<string | undefined> {
     // Not there.
   }
   for (const dir of candidates) {
-    try {
-      await Deno.stat(`${dir}/initdb`);
-      await Deno.stat(`${dir}/pg_ctl`);
-      return dir;
-    } catch {
-      // Next.
-    }
+    if (await hasBinaries(dir)) return dir;
   }
   return undefined;
+}
+
+async function hasBinaries(dir: string): Promise<boolean> {
+  try {
+    await Deno.stat(`${dir}/initdb`);
+    await Deno.stat(`${dir}/pg_ctl`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function freePort(): number {
@@ -122,6 +133,15 @@ export async function startTempPostgres(): Promise<TempPostgres> {
     port,
     crash: () => stop("immediate"),
     start,
+    async query(sql: string, database = "postgres") {
+      const out = await new Deno.Command(`${bin}/psql`, {
+        args: [`postgres://postgres@127.0.0.1:${port}/${database}`, "-Atc", sql],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (!out.success) throw new Error(`psql: ${new TextDecoder().decode(out.stderr).trim()}`);
+      return new TextDecoder().decode(out.stdout).trim();
+    },
     async remove() {
       if (removed) return;
       removed = true;
