@@ -291,3 +291,43 @@ Deno.test("a peer that leaves while waiting for the draw frees its slot at once"
     });
   });
 });
+
+Deno.test("a client whose server goes silent mid-ingest gives up on that connection after 10 s and reconnects", async () => {
+  await withTempDir(async (dir) => {
+    const [file] = await writeAgencies(dir, [{ agency: 1, bets: 50 }]);
+    // A peer that takes every byte and never answers: a server killed without its FIN arriving.
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = listener.addr as Deno.NetAddr;
+    const held: Deno.Conn[] = [];
+    const accepting = (async () => {
+      for await (const conn of listener) {
+        held.push(conn);
+        conn.readable.pipeTo(new WritableStream()).catch(() => {});
+      }
+    })();
+    const client = spawnTp0([
+      ...["client", "--id", "1", "--data", file, "--server-address", `127.0.0.1:${port}`],
+      ...["--connect-deadline", "60s"],
+    ]);
+    try {
+      const started = performance.now();
+      const line = await client.waitForLine((l) => l.includes("action: reconnect"), 30_000);
+      assert.match(line, /result: in_progress .*reason: No reply from the server in 10s/);
+      assert.ok(performance.now() - started >= 9_000, "it waited the whole reply timeout");
+      await client.waitForLine((l) => /action: reconnect \| result: success/.test(l), 10_000);
+      assert.ok(held.length >= 2, "it connected again");
+    } finally {
+      client.kill("SIGKILL");
+      await client.status;
+      listener.close();
+      await accepting.catch(() => {});
+      for (const conn of held) {
+        try {
+          conn.close();
+        } catch {
+          // Closed by the client's end already.
+        }
+      }
+    }
+  });
+});

@@ -125,7 +125,7 @@ export class LotteryRun {
       } catch (error) {
         if (this.#signal.aborted) return this.#stopped();
         if (!isRetryable(error)) throw error;
-        this.#peer = await this.#reconnect(error);
+        this.#peer = await this.#reconnectUntilUp(error);
       }
       if (this.#signal.aborted) return this.#stopped();
     }
@@ -280,6 +280,21 @@ export class LotteryRun {
   #madeProgress(): void {
     this.#stalledSince = undefined;
     this.#retries = 0;
+  }
+
+  /**
+   * {@linkcode #reconnect} again while a new connection fails in a way worth a retry
+   * (reset during the handshake, no reply to it): connect.deadline still bounds it all.
+   */
+  async #reconnectUntilUp(cause: unknown): Promise<Peer> {
+    for (;;) {
+      try {
+        return await this.#reconnect(cause);
+      } catch (error) {
+        if (this.#signal.aborted || !isRetryable(error)) throw error;
+        cause = error;
+      }
+    }
   }
 
   /**

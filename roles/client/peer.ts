@@ -24,6 +24,18 @@ import {
 } from "../../protocol/mod.ts";
 import { AuthError, ServerError } from "./errors.ts";
 
+/**
+ * Longest wait for a reply the server sends at once (a BATCH_RESULT, DONE_ACK, the
+ * handshake's frames); then the connection counts as dead and the run reconnects.
+ */
+export const REPLY_TIMEOUT_MS = 10_000;
+
+function noReply(cause?: unknown): ConnectionClosedError {
+  return new ConnectionClosedError(`No reply from the server in ${REPLY_TIMEOUT_MS / 1000}s`, {
+    cause,
+  });
+}
+
 /** A framed conversation with the server. */
 export class Peer {
   #conn: Deno.Conn;
@@ -78,8 +90,31 @@ export class Peer {
    *   at the end of the stream, {@linkcode ProtocolError} for another type.
    */
   async expect<T extends Message["type"]>(type: T): Promise<Extract<Message, { type: T }>> {
-    const frame = await readFrame(this.#reader);
-    if (frame === null) throw new ConnectionClosedError("Server closed the connection");
+    // A reply the server sends at once is awaited REPLY_TIMEOUT_MS at most: a server killed
+    // without its FIN reaching us (a container's network torn down with it) would otherwise
+    // leave the client waiting forever on a connection nobody holds. The winners are exempt:
+    // they wait for the draw, which waits for the other agencies.
+    let timedOut = false;
+    const timer = type === MessageType.WINNERS_REPLY ? undefined : setTimeout(() => {
+      timedOut = true;
+      try {
+        this.#conn.close();
+      } catch {
+        // Already closed.
+      }
+    }, REPLY_TIMEOUT_MS);
+    let frame;
+    try {
+      frame = await readFrame(this.#reader);
+    } catch (error) {
+      if (timedOut) throw noReply(error);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (frame === null) {
+      throw timedOut ? noReply() : new ConnectionClosedError("Server closed the connection");
+    }
     const message = decodeMessage(frame);
     if (message.type === type) return message as Extract<Message, { type: T }>;
     if (message.type === MessageType.ERROR) throw new ServerError(message.code, message.reason);
