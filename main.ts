@@ -45,13 +45,17 @@ Examples:
 // (roles/server/mod.ts, roles/client/mod.ts); roles/ itself has none, so that main.ts
 // loads only shutdown.ts of what the roles share (log.ts, shutdown.ts, validate_echo.ts).
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  // `return await`: the hold must last until the role returns. With a bare `return` it was
+  // released at the role's first await (reading its config), before the role listened, and
+  // a signal in between was swallowed (Deno keeps catching a signal once it was listened
+  // for): a client stopped then kept retrying for its whole connect deadline.
   server: async (args) => {
     using _held = holdShutdownSignals();
-    return (await import("./roles/server/mod.ts")).runServer(args);
+    return await (await import("./roles/server/mod.ts")).runServer(args);
   },
   client: async (args) => {
     using _held = holdShutdownSignals();
-    return (await import("./roles/client/mod.ts")).runClient(args);
+    return await (await import("./roles/client/mod.ts")).runClient(args);
   },
   "gen-compose": async (args) => (await import("./compose/mod.ts")).runGenCompose(args),
   "validate-echo": async (args) => (await import("./roles/validate_echo.ts")).runValidateEcho(args),

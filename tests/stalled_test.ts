@@ -331,3 +331,40 @@ Deno.test("a client whose server goes silent mid-ingest gives up on that connect
     }
   });
 });
+
+Deno.test("a handshake cut by the server (it died or restarted meanwhile) is retried within connect.deadline", async () => {
+  await withTempDir(async (dir) => {
+    const [file] = await writeAgencies(dir, [{ agency: 1, bets: 5 }]);
+    const key = `${dir}/agency.key`;
+    await Deno.writeTextFile(key, "ab".repeat(32) + "\n", { mode: 0o600 });
+    // A peer that reads the client's first frame (AUTH_HELLO) and hangs up.
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = listener.addr as Deno.NetAddr;
+    let accepted = 0;
+    const accepting = (async () => {
+      for await (const conn of listener) {
+        accepted++;
+        await conn.read(new Uint8Array(64)).catch(() => null);
+        conn.close();
+      }
+    })();
+    const client = spawnTp0([
+      ...["client", "--id", "1", "--data", file, "--key", key],
+      ...["--server-address", `127.0.0.1:${port}`, "--connect-deadline", "2s"],
+    ]);
+    try {
+      const { code } = await client.waitForExit(30_000);
+      assert.equal(code, 1, client.tail());
+      assert.ok(
+        actions(client.lines, "auth").some((r) => r.result === "in_progress"),
+        client.tail(),
+      );
+      assert.ok(accepted >= 2, `connected ${accepted} time(s)`);
+    } finally {
+      client.kill("SIGKILL");
+      await client.status;
+      listener.close();
+      await accepting.catch(() => {});
+    }
+  });
+});

@@ -11,7 +11,7 @@ import { describeError } from "../../util/mod.ts";
 import { log } from "../log.ts";
 import { firstLine } from "./_outcome.ts";
 import { type Backoff, waitToRetry } from "./backoff.ts";
-import { ConnectError } from "./errors.ts";
+import { ConnectError, isRetryable } from "./errors.ts";
 import { ServerTargets } from "./targets.ts";
 import { Peer } from "./peer.ts";
 
@@ -152,26 +152,47 @@ export class Link {
     return await this.reconnect(performance.now());
   }
 
-  /** Drops the current connection and connects again, retrying until `since` + deadline. */
+  /**
+   * Drops the current connection and connects again, retrying until `since` +
+   * deadline. The handshake is part of connecting: a connection reset or left
+   * silent during it (a server that dies or restarts meanwhile) is retried like
+   * a refused one, within the same deadline.
+   */
   async reconnect(since: number): Promise<Peer> {
-    // A dropped connection: the next try goes to another replica, if there are several.
-    if (this.#conn !== undefined) this.#targets.advance();
-    this.#close();
     const { serverAddress, connectDeadlineMs, signal, backoff } = this.#options;
-    const { conn, attempts } = await connectWithRetry(serverAddress, {
-      deadline: since + connectDeadlineMs,
-      signal,
-      backoff,
-      targets: this.#targets,
-    });
-    this.#conn = conn;
-    log.info({ action: "connect", result: "success", server_address: serverAddress, attempts });
-    const auth = this.#options.auth;
-    if (auth === undefined) return new Peer(conn, UNAUTHENTICATED_VERSION);
-    const peer = new Peer(conn, VERSION);
-    await peer.authenticate(auth.agency, auth.key);
-    log.info({ action: "auth", result: "success", agency: auth.agency });
-    return peer;
+    const deadline = since + connectDeadlineMs;
+    for (let handshakes = 1;; handshakes++) {
+      // A dropped connection: the next try goes to another replica, if there are several.
+      if (this.#conn !== undefined) this.#targets.advance();
+      this.#close();
+      const { conn, attempts } = await connectWithRetry(serverAddress, {
+        deadline,
+        signal,
+        backoff,
+        targets: this.#targets,
+      });
+      this.#conn = conn;
+      log.info({ action: "connect", result: "success", server_address: serverAddress, attempts });
+      const auth = this.#options.auth;
+      if (auth === undefined) return new Peer(conn, UNAUTHENTICATED_VERSION);
+      const peer = new Peer(conn, VERSION);
+      try {
+        await peer.authenticate(auth.agency, auth.key);
+      } catch (error) {
+        if (signal.aborted || !isRetryable(error) || performance.now() >= deadline) throw error;
+        log.warning({
+          action: "auth",
+          result: "in_progress",
+          agency: auth.agency,
+          attempt: handshakes,
+          reason: firstLine(describeError(error)),
+        });
+        await waitToRetry(handshakes, { backoff, deadline, signal });
+        continue;
+      }
+      log.info({ action: "auth", result: "success", agency: auth.agency });
+      return peer;
+    }
   }
 
   /** The protocol version of this link's connections: 2 with a key, 1 without. */
