@@ -21,6 +21,7 @@ import {
 } from "./lottery.ts";
 import { packedDocument, unpackBet } from "./packed_bets.ts";
 import type { BatchKey, BetStore } from "./store.ts";
+import { AgencyRoll } from "./agency_roll.ts";
 
 /** What a {@linkcode FileLottery} needs. */
 export interface FileLotteryOptions {
@@ -56,7 +57,7 @@ const DUPLICATE: SubmitOutcome = Object.freeze({ kind: "duplicate" });
  * Waiting for the draw is a promise, not polling: every winners query awaits
  * the same promise, which the draw resolves.
  */
-export class FileLottery implements Lottery {
+export class FileLottery extends AgencyRoll implements Lottery {
   #store: BetStore;
   #agencies: number;
   #rules: ValidateBetOptions;
@@ -69,7 +70,7 @@ export class FileLottery implements Lottery {
   /** Ids of rejected batches, by agency (rare). */
   #rejected = new Map<number, Set<number>>();
   /** Agencies whose "done" is durable. */
-  #done = new Set<number>();
+  #done: Set<number>;
   /** Agencies that said they are done: the promise of that being durable. */
   #doneRequested = new Map<number, Promise<DoneOutcome>>();
   #drawn = Promise.withResolvers<WinnersByAgency>();
@@ -81,6 +82,9 @@ export class FileLottery implements Lottery {
 
   /** Creates a lottery over an open store, resuming from what the store recovered. */
   constructor(options: FileLotteryOptions) {
+    const done = new Set<number>();
+    super(options.agencies, done);
+    this.#done = done;
     this.#store = options.store;
     this.#agencies = options.agencies;
     this.#rules = { agencies: options.agencies, today: options.today };
@@ -104,26 +108,6 @@ export class FileLottery implements Lottery {
     }
     // A failed draw is reported to whoever waits; never as an unhandled rejection.
     this.#drawn.promise.catch(() => {});
-  }
-
-  /** How many agencies take part. */
-  get agencies(): number {
-    return this.#agencies;
-  }
-
-  /** How many distinct agencies are done (durably). */
-  get doneCount(): number {
-    return this.#done.size;
-  }
-
-  /** Whether every agency is done (durably): the draw may run. */
-  get allDone(): boolean {
-    return this.#done.size === this.#agencies;
-  }
-
-  /** Whether `agency` is a valid agency number for this lottery. */
-  isAgency(agency: number): boolean {
-    return Number.isInteger(agency) && agency >= 1 && agency <= this.#agencies;
   }
 
   /** Whether `agency` has said it is done (durable or being made durable). */
