@@ -7,7 +7,6 @@
  */
 
 import {
-  type AuthProofMessage,
   ByteReader,
   decodeBetBatchPacked,
   decodeMessage,
@@ -15,18 +14,12 @@ import {
   encodeWinnersReplies,
   ErrorCode,
   type Frame,
-  freshNonce,
-  type HandshakeNonces,
   MAGIC,
   MessageType,
   messageTypeName,
   type PackedBetBatch,
   ProtocolError,
   readFrame,
-  serverProof,
-  UNAUTHENTICATED_VERSION,
-  verifyClientProof,
-  VERSION,
 } from "../../protocol/mod.ts";
 import type { Lottery, PackedBets } from "../../store/mod.ts";
 import { describeError, writeAll } from "../../util/mod.ts";
@@ -34,34 +27,12 @@ import type { ServerConfig } from "../config/mod.ts";
 import { log } from "../log.ts";
 import { abortable } from "../shutdown.ts";
 import { closeQuietly, remoteIp } from "./_socket.ts";
-import { AgencyKeyring, AUTH_FAILED_REASON, AuthFailed } from "./auth.ts";
+import { type AgencyKeyring, Handshake } from "./auth.ts";
 import { submitBatch } from "./batches.ts";
 import { RequestFailed } from "./errors.ts";
 import { reportFailure } from "./failure.ts";
 import { Outbox } from "./outbox.ts";
 import { Watchdog } from "./watchdog.ts";
-
-/**
- * The refusal of a lottery message before the handshake: a version-1 one is told that a
- * key is needed; a version-2 one that AUTH_HELLO comes first.
- */
-function notAuthenticated(frame: Frame): AuthFailed {
-  const { type, payload } = frame;
-  const names = type === MessageType.BET_BATCH || type === MessageType.AGENCY_DONE ||
-    type === MessageType.WINNERS_QUERY;
-  const agency = names && payload.length >= 2 ? (payload[0] << 8) | payload[1] : undefined;
-  const what = messageTypeName(type);
-  if (frame.version === UNAUTHENTICATED_VERSION) {
-    return new AuthFailed(
-      `Agency key required: this server authenticates agencies (protocol version ` +
-        `${VERSION}), ${what} in version ${UNAUTHENTICATED_VERSION} refused`,
-      { agency },
-    );
-  }
-  return new AuthFailed(`Not authenticated: ${what} before the handshake (AUTH_HELLO)`, {
-    agency,
-  });
-}
 
 /** Longest text line the echo dialect accepts, like a frame. */
 const MAX_LINE_BYTES = 8192;
@@ -114,12 +85,7 @@ export class Session {
   #closedByServer = false;
   #timedOut?: string;
   #watchdog: Watchdog;
-  /** Whether the handshake succeeded (always false without keys). */
-  #authenticated = false;
-  /** Closes a connection with keys that has not authenticated in time (or was evicted). */
-  #authTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Why the handshake deadline or an eviction closed the connection. */
-  #authExpired?: string;
+  #handshake: Handshake;
   /** A read started while waiting for the draw; the next frame begins with its byte. */
   #pendingPeek: Promise<number | null> | undefined;
 
@@ -133,18 +99,33 @@ export class Session {
       this.#timedOut = reason;
       closeQuietly(this.#conn);
     });
-    if (ctx.keyring !== undefined) {
-      const { authTimeout, authTimeoutMs } = ctx.config;
-      this.#authTimer = setTimeout(
-        () => this.#expire(`no handshake within AUTH_TIMEOUT (${authTimeout})`),
-        authTimeoutMs,
-      );
-    }
+    this.#handshake = new Handshake({
+      keyring: ctx.keyring,
+      lottery: ctx.lottery,
+      config: ctx.config,
+      outbox: this.#outbox,
+      ip: this.#ip,
+      nextFrame: (reader) => this.#nextFrame(reader),
+      admit: () => this.#ctx.onAuthenticated?.(this) !== false,
+      bindAgency: (agency) => this.#bindAgency(agency),
+      onExpire: (reason) => {
+        if (!this.#closedByServer && !this.#ctx.signal.aborted) {
+          log.warning({
+            action: "auth",
+            result: "fail",
+            ip: this.#ip,
+            agency: this.#agency,
+            reason,
+          });
+        }
+        closeQuietly(this.#conn);
+      },
+    });
   }
 
   /** Whether the connection proved its agency (its handshake is over). */
   get authenticated(): boolean {
-    return this.#authenticated;
+    return this.#handshake.authenticated;
   }
 
   /**
@@ -152,22 +133,7 @@ export class Session {
    * or too many connections waiting): one `action: auth | result: fail` line.
    */
   evict(reason: string): void {
-    this.#expire(reason);
-  }
-
-  #expire(reason: string): void {
-    if (this.#authenticated || this.#authExpired !== undefined) return;
-    this.#authExpired = reason;
-    this.#stopAuthTimer();
-    if (!this.#closedByServer && !this.#ctx.signal.aborted) {
-      log.warning({ action: "auth", result: "fail", ip: this.#ip, agency: this.#agency, reason });
-    }
-    closeQuietly(this.#conn);
-  }
-
-  #stopAuthTimer(): void {
-    clearTimeout(this.#authTimer);
-    this.#authTimer = undefined;
+    this.#handshake.expire(reason);
   }
 
   /** Resolves once the session has ended and closed its connection. */
@@ -198,7 +164,7 @@ export class Session {
         await this.#serveFrames(reader);
       } else if (first !== null) {
         // Text lines echo and never reach the lottery: no handshake to wait for.
-        this.#stopAuthTimer();
+        this.#handshake.stopDeadline();
         await this.#serveLines(reader);
       }
       this.#watchdog.arm(this.#ctx.config.idleTimeoutMs, "idle timeout");
@@ -206,7 +172,7 @@ export class Session {
     } catch (error) {
       await this.#fail(error);
     } finally {
-      this.#stopAuthTimer();
+      this.#handshake.stopDeadline();
       this.#watchdog.stop();
       this.#release();
       this.#finished.resolve();
@@ -241,6 +207,13 @@ export class Session {
     }
   }
 
+  /** The next frame, under the read timeout, or null at a clean end of stream. */
+  async #nextFrame(reader: ByteReader): Promise<Frame | null> {
+    const frame = await this.#awaitNext(reader) ? await readFrame(reader) : null;
+    this.#watchdog.disarm();
+    return frame;
+  }
+
   async #serveFrames(reader: ByteReader): Promise<void> {
     while (await this.#awaitNext(reader)) {
       // A view of the reader's buffer, not a copy: each frame is done with before the next read.
@@ -250,15 +223,10 @@ export class Session {
       // Replies go out in the version the client speaks.
       this.#outbox.version ??= frame.version;
       if (frame.type === MessageType.AUTH_HELLO) {
-        await this.#authenticate(frame, reader);
+        await this.#handshake.authenticate(frame, reader);
         continue;
       }
-      if (frame.type === MessageType.ECHO) {
-        // ECHO needs no handshake in either version: it never reaches the lottery.
-        this.#stopAuthTimer();
-      } else if (this.#ctx.keyring !== undefined && !this.#authenticated) {
-        throw notAuthenticated(frame);
-      }
+      this.#handshake.screen(frame);
       if (frame.type === MessageType.BET_BATCH) {
         // The hot path: a frame's bytes become CSV rows, no object or string a bet. The
         // arrays are reused from batch to batch: the lottery takes the bets before any await.
@@ -295,89 +263,6 @@ export class Session {
       }
     }
   }
-
-  /**
-   * The handshake, from its AUTH_HELLO: AUTH_CHALLENGE with a fresh nonce, the agency's
-   * AUTH_PROOF checked in constant time, then AUTH_OK with the server's own proof. The
-   * connection then speaks for that agency only.
-   *
-   * @throws {AuthFailed} without keys, for another version, an agency without a key or a
-   *   proof that does not hold (the peer learns nothing about which)
-   */
-  async #authenticate(frame: Frame, reader: ByteReader): Promise<void> {
-    const hello = decodeMessage(frame);
-    if (hello.type !== MessageType.AUTH_HELLO) throw new Error("Unreachable: not AUTH_HELLO");
-    const agency = hello.agency;
-    const keyring = this.#ctx.keyring;
-    if (keyring === undefined) {
-      throw new AuthFailed(
-        "This server does not authenticate agencies (it has no keys): connect without a key",
-        { agency },
-      );
-    }
-    if (this.#authenticated) {
-      throw new ProtocolError(`Handshake twice on one connection: agency ${agency}`, {
-        code: ErrorCode.OUT_OF_ORDER,
-      });
-    }
-    if (frame.version !== VERSION) {
-      throw new AuthFailed(`AUTH_HELLO is protocol version ${VERSION}`, { agency });
-    }
-    const lottery = this.#ctx.lottery;
-    if (!lottery.isAgency(agency)) {
-      throw new AuthFailed(`Invalid agency: ${agency} (expected 1..${lottery.agencies})`, {
-        agency,
-      });
-    }
-    // Computed before any answer: an agency without a key costs what a wrong key does.
-    const key = keyring.get(agency);
-    const nonces: HandshakeNonces = {
-      agency,
-      clientNonce: hello.nonce,
-      serverNonce: freshNonce(),
-    };
-    this.#outbox.send(
-      encodeMessage({ type: MessageType.AUTH_CHALLENGE, nonce: nonces.serverNonce }),
-    );
-    const proof = await this.#readProof(reader, agency);
-    if (key === undefined || !await verifyClientProof(key, proof.proof, nonces)) {
-      throw new AuthFailed(AUTH_FAILED_REASON, {
-        agency,
-        logReason: key === undefined ? `no key for agency ${agency}` : "proof does not match",
-      });
-    }
-    if (this.#ctx.onAuthenticated?.(this) === false) {
-      throw new RequestFailed("Too many connections: try again later", {
-        code: ErrorCode.BUSY,
-      });
-    }
-    this.#authenticated = true;
-    this.#stopAuthTimer();
-    this.#bindAgency(agency);
-    this.#outbox.send(
-      encodeMessage({ type: MessageType.AUTH_OK, proof: await serverProof(key, nonces) }),
-    );
-    log.info({ action: "auth", result: "success", ip: this.#ip, agency });
-  }
-
-  /** The frame after AUTH_CHALLENGE: it must be a version-2 AUTH_PROOF. */
-  async #readProof(reader: ByteReader, agency: number): Promise<AuthProofMessage> {
-    await this.#outbox.flush();
-    const frame = await this.#awaitNext(reader) ? await readFrame(reader) : null;
-    this.#watchdog.disarm();
-    if (frame === null) {
-      throw new AuthFailed("Connection closed during the handshake", { agency });
-    }
-    if (frame.type !== MessageType.AUTH_PROOF || frame.version !== VERSION) {
-      throw new AuthFailed(
-        `Expected AUTH_PROOF (version ${VERSION}), got ${messageTypeName(frame.type)} ` +
-          `(version ${frame.version})`,
-        { agency },
-      );
-    }
-    return decodeMessage(frame) as AuthProofMessage;
-  }
-
   /** A connection speaks for one agency: the first one it names. */
   #bindAgency(agency: number): void {
     if (!this.#ctx.lottery.isAgency(agency)) {
@@ -487,7 +372,7 @@ export class Session {
   async #fail(error: unknown): Promise<void> {
     if (this.#closedByServer || this.#ctx.signal.aborted) return;
     // Closed for its handshake deadline or evicted: its one line is already logged.
-    if (this.#authExpired !== undefined) return;
+    if (this.#handshake.expired !== undefined) return;
     await reportFailure(error, {
       conn: this.#conn,
       ip: this.#ip,
