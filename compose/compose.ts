@@ -13,6 +13,17 @@
  * @module
  */
 
+import {
+  CLIENT_KEY_PATH,
+  clientKeyFile,
+  KEYS_DIR,
+  readOnlyBind,
+  SERVER_KEYS_FILE,
+  SERVER_KEYS_PATH,
+  withKey,
+} from "./keys.ts";
+import { asReplica, checkReplicas, postgresService } from "./replicas.ts";
+
 /**
  * What the clients do: echo messages (exercises 1-4), send one bet from their
  * environment (exercise 5), or stream their agency's file (exercises 6-8).
@@ -84,49 +95,6 @@ export const NETWORK_SUBNET = "172.25.125.0/24";
  * `up` starts a new lottery whether `down` was given `--volumes` or not.
  */
 export const SERVER_STORAGE_PATH = "/data/bets.csv";
-
-/** The folder of the keys beside the Compose file (git- and docker-ignored). */
-export const KEYS_DIR = ".keys";
-/** The server's keys file inside {@linkcode KEYS_DIR}: one `<agency>:<hex>` line an agency. */
-export const SERVER_KEYS_FILE = "agency-keys";
-/** Where the server's keys file is mounted inside its container. */
-export const SERVER_KEYS_PATH = "/keys/agency-keys";
-/** Where a client's own key is mounted inside its container. */
-export const CLIENT_KEY_PATH = "/keys/agency.key";
-
-/** Agency `id`'s key file inside {@linkcode KEYS_DIR}. */
-export function clientKeyFile(id: number): string {
-  return `agency-${id}.key`;
-}
-
-/** The most server replicas a Compose file may hold. */
-export const MAX_SERVERS = 16;
-
-/** The database image of a system with replicas, unless told otherwise. */
-export const DEFAULT_POSTGRES_IMAGE = "postgres:16";
-
-/** The database's user and database name in a system with replicas. */
-export const POSTGRES_USER = "tp0";
-
-/**
- * The database's data folder inside its container: outside the image's declared volume, so
- * it lives in the container's writable layer (like the file store's CSV): `down` removes
- * it, and every `up` starts a new lottery.
- */
-export const POSTGRES_DATA = "/var/lib/postgresql/tp0";
-
-/** The password of the database, for the replicas (in {@linkcode KEYS_DIR}). */
-export const STORE_PASSWORD_FILE = "store-password";
-/** The same password as the database container reads it (`POSTGRES_PASSWORD=...`). */
-export const POSTGRES_ENV_FILE = "postgres.env";
-/** Where a replica's copy of the password is mounted. */
-export const STORE_PASSWORD_PATH = "/run/secrets/store-password";
-
-/** The name every replica answers to on the network (clients connect to it). */
-export const SERVER_ALIAS = "server";
-
-/** `postgres://tp0@postgres:5432/tp0`: the replicas' STORE_URL (the password comes from a file). */
-export const STORE_URL = `postgres://${POSTGRES_USER}@postgres:5432/${POSTGRES_USER}`;
 
 /** Where a client's agency dataset is mounted inside its container. */
 export const CLIENT_DATA_PATH = "/data/agency.csv";
@@ -250,18 +218,7 @@ export function generateCompose(agencies: number, options: ComposeOptions = {}):
   const bet = mode === "bet" ? options.bet ?? DEFAULT_BET : undefined;
   const keys = mode === "echo" ? undefined : options.keys;
 
-  const replicas = options.servers ?? 1;
-  if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_SERVERS) {
-    throw new RangeError(
-      `Invalid number of servers: ${replicas} (expected an integer 1..${MAX_SERVERS})`,
-    );
-  }
-  const postgresImage = options.postgresImage ?? DEFAULT_POSTGRES_IMAGE;
-  if (postgresImage.trim() === "" || /\s/.test(postgresImage)) {
-    throw new RangeError(
-      `Invalid postgres image: "${postgresImage}" (expected an image reference)`,
-    );
-  }
+  const { replicas, postgresImage } = checkReplicas(options);
 
   const services: Record<string, ComposeService> = {};
   if (replicas > 1) services.postgres = postgresService(postgresImage);
@@ -397,70 +354,4 @@ function clientService(
     init: true,
     stop_grace_period: "5s",
   };
-}
-
-/** Mounts one key file read-only into `service`, readable through the group `gid`. */
-function withKey(service: ComposeService, source: string, target: string, gid: number): void {
-  service.volumes.push(readOnlyBind(source, target));
-  service.group_add = [String(gid)];
-}
-
-/**
- * The shared database of the replicas: its password from the env file gen-compose writes,
- * its data in the container's writable layer ({@linkcode POSTGRES_DATA}), healthy once
- * `pg_isready` answers on TCP (not during the image's first-start initialisation, which
- * listens on the socket only).
- */
-function postgresService(image: string): ComposeService {
-  return {
-    image,
-    container_name: "postgres",
-    environment: { POSTGRES_USER, POSTGRES_DB: POSTGRES_USER, PGDATA: POSTGRES_DATA },
-    env_file: [`./${KEYS_DIR}/${POSTGRES_ENV_FILE}`],
-    volumes: [],
-    networks: [NETWORK_NAME],
-    stop_grace_period: "10s",
-    init: true,
-    healthcheck: {
-      test: [
-        "CMD",
-        "pg_isready",
-        "-h",
-        "127.0.0.1",
-        "-U",
-        POSTGRES_USER,
-        "-d",
-        POSTGRES_USER,
-        "-q",
-      ],
-      interval: "30s",
-      timeout: "3s",
-      retries: 3,
-      start_period: "60s",
-      start_interval: "500ms",
-    },
-  };
-}
-
-/**
- * A server as replica `name` of the shared database: its own container name, the network
- * alias `server` (Docker's DNS answers it with every replica), the store's URL and password
- * file, started once the database is healthy.
- */
-function asReplica(server: ComposeService, name: string, gid: number): void {
-  server.container_name = name;
-  server.command = ["server", "--config", "/config/server.ini", "--store", STORE_URL];
-  server.environment = {
-    ...server.environment,
-    STORE_PASSWORD_FILE: STORE_PASSWORD_PATH,
-    REPLICA_NAME: name,
-  };
-  server.networks = { [NETWORK_NAME]: { aliases: [SERVER_ALIAS] } };
-  server.depends_on = { postgres: { condition: "service_healthy" } };
-  withKey(server, `./${KEYS_DIR}/${STORE_PASSWORD_FILE}`, STORE_PASSWORD_PATH, gid);
-}
-
-/** A read-only bind mount that fails instead of creating a missing source. */
-function readOnlyBind(source: string, target: string): ComposeBindMount {
-  return { type: "bind", source, target, read_only: true, bind: { create_host_path: false } };
 }

@@ -20,27 +20,41 @@ import { parseDuration } from "../util/mod.ts";
 import { validateBet } from "../store/mod.ts";
 import {
   CLIENT_MODES,
-  clientKeyFile,
   type ClientMode,
   type ComposeFile,
   DEFAULT_BET,
   DEFAULT_CLIENT_CONFIG,
   DEFAULT_IMAGE,
-  DEFAULT_POSTGRES_IMAGE,
   DEFAULT_SERVER_CONFIG,
   DEFAULT_WINNERS_DELAY,
   type EnvBet,
   generateCompose,
-  KEYS_DIR,
   MAX_CLIENTS,
-  MAX_SERVERS,
   MODES_EXPECTED,
-  POSTGRES_ENV_FILE,
-  SERVER_KEYS_FILE,
-  STORE_PASSWORD_FILE,
 } from "./compose.ts";
+import { join, KEYS_DIR, writeAgencyKeys, writeStorePassword } from "./keys.ts";
+import { DEFAULT_POSTGRES_IMAGE, MAX_SERVERS } from "./replicas.ts";
 
 export * from "./compose.ts";
+export {
+  CLIENT_KEY_PATH,
+  clientKeyFile,
+  KEYS_DIR,
+  POSTGRES_ENV_FILE,
+  SERVER_KEYS_FILE,
+  SERVER_KEYS_PATH,
+  STORE_PASSWORD_FILE,
+  STORE_PASSWORD_PATH,
+  writeStorePassword,
+} from "./keys.ts";
+export {
+  DEFAULT_POSTGRES_IMAGE,
+  MAX_SERVERS,
+  POSTGRES_DATA,
+  POSTGRES_USER,
+  SERVER_ALIAS,
+  STORE_URL,
+} from "./replicas.ts";
 
 /** Usage text of `tp0 gen-compose`. */
 export const GEN_COMPOSE_USAGE = `Usage: tp0 gen-compose <out.yaml> <N> [options]
@@ -244,67 +258,10 @@ export function runGenCompose(args: string[], output: RunOutput = {}): Promise<n
   });
 }
 
-/** A fresh agency key: 256 random bits as 64 lowercase hex digits. */
-function newAgencyKeyHex(): string {
-  const key = crypto.getRandomValues(new Uint8Array(32));
-  return Array.from(key, (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
 /** The folder of `path` (`.` for a bare name). */
 function dirname(path: string): string {
   const at = path.lastIndexOf("/");
   return at < 0 ? "." : at === 0 ? "/" : path.slice(0, at);
-}
-
-/** `dir` and `name` joined with one `/`. */
-function join(dir: string, name: string): string {
-  return dir.endsWith("/") ? `${dir}${name}` : `${dir}/${name}`;
-}
-
-/**
- * Writes a fresh key for agencies 1..`agencies` into `.keys/` beside the Compose file:
- * `agency-keys` for the server, `agency-<i>.key` for client i, each mode 640 (the
- * containers read them through their group, see `ComposeOptions.keys`). Old keys are
- * replaced: every generated system has its own.
- */
-async function writeAgencyKeys(dir: string, agencies: number): Promise<void> {
-  try {
-    await Deno.mkdir(dir, { mode: 0o750 });
-  } catch (error) {
-    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-  }
-  const keys = Array.from({ length: agencies }, () => newAgencyKeyHex());
-  const write = async (name: string, text: string) => {
-    const path = join(dir, name);
-    await Deno.writeTextFile(path, text, { mode: 0o640 });
-    await Deno.chmod(path, 0o640); // mode applies only to a new file
-  };
-  await write(SERVER_KEYS_FILE, keys.map((key, i) => `${i + 1}:${key}\n`).join(""));
-  for (let id = 1; id <= agencies; id++) await write(clientKeyFile(id), `${keys[id - 1]}\n`);
-}
-
-/**
- * Writes a fresh database password into `dir`: `store-password` (the replicas'
- * STORE_PASSWORD_FILE) and `postgres.env` (`POSTGRES_PASSWORD=`, the database container's
- * env file), each mode 640 like the keys.
- */
-export async function writeStorePassword(dir: string): Promise<void> {
-  try {
-    await Deno.mkdir(dir, { mode: 0o750 });
-  } catch (error) {
-    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-  }
-  const password = newAgencyKeyHex();
-  for (
-    const [name, text] of [
-      [STORE_PASSWORD_FILE, `${password}\n`],
-      [POSTGRES_ENV_FILE, `POSTGRES_PASSWORD=${password}\n`],
-    ]
-  ) {
-    const path = join(dir, name);
-    await Deno.writeTextFile(path, text, { mode: 0o640 });
-    await Deno.chmod(path, 0o640);
-  }
 }
 
 /** Parses `--servers K`: decimal digits only, 1..16. */
