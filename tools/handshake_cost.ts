@@ -13,25 +13,22 @@ import {
   decodeMessage,
   encodeMessage,
   freshNonce,
-  importAgencyKey,
   MessageType,
-  newAgencyKeyHex,
-  parseAgencyKey,
   readFrame,
   verifyClientProof,
   writeAll,
 } from "../protocol/mod.ts";
+import { cryptoKey, writeKeys } from "./agency_keys.ts";
 import { startLocalServer } from "./processes.ts";
 
 const rounds = Number(Deno.args[0] ?? 500);
 const dir = await Deno.makeTempDir({ prefix: "tp0-handshake-" });
-const hex = newAgencyKeyHex();
-await Deno.writeTextFile(`${dir}/keys`, `1:${hex}\n`, { mode: 0o600 });
-const key = await importAgencyKey(parseAgencyKey(hex)!);
+const keys = await writeKeys(dir, 1);
+const key = await cryptoKey(keys.hex[0]);
 const { process: server, port } = await startLocalServer({
   agencies: 1,
   storagePath: `${dir}/bets.csv`,
-  args: ["--agency-keys", `${dir}/keys`],
+  args: ["--agency-keys", keys.serverPath],
 });
 
 async function once(authenticate: boolean): Promise<number> {
