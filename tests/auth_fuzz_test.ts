@@ -20,25 +20,15 @@ import { startLocalServer } from "../tools/processes.ts";
 import { actions, withTempDir } from "./_helpers.ts";
 import { cryptoKey, writeKeys } from "./_keys.ts";
 import { concat, decodeAll, exchange, HeldConnection } from "./_wire.ts";
+import { mulberry32 } from "../tools/random.ts";
 
 const CASES = 3000;
 const INTERACTIVE = 300;
 const WORKERS = 16;
 
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 Deno.test("fuzzed handshakes are all refused and change nothing", async () => {
   const seed = Number(Deno.env.get("FUZZ_SEED") ?? Date.now() % 1_000_000);
-  const random = prng(seed);
+  const random = mulberry32(seed);
   const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
   const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(0, 255));
   await withTempDir(async (dir) => {

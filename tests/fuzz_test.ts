@@ -33,6 +33,7 @@ import {
   writeAgencies,
 } from "./_helpers.ts";
 import { concat, decodeAll, exchange, frames } from "./_wire.ts";
+import { mulberry32 } from "../tools/random.ts";
 
 /** Cases sent to the server (one connection each). */
 const CASES = 10_000;
@@ -49,18 +50,6 @@ const GOOD: AgencyCsvOptions[] = [
 /** Batch ids at least this high are never the next one of any agency here: always a gap. */
 const FAR_ID = 1_000_000;
 
-/** A small fast PRNG (mulberry32), so that a failing run can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface FuzzCase {
   kind: string;
   bytes: Uint8Array;
@@ -76,7 +65,7 @@ class Generator {
   nextInvalidId = 1;
 
   constructor(seed: number) {
-    this.random = prng(seed);
+    this.random = mulberry32(seed);
   }
 
   int(min: number, max: number): number {

@@ -26,7 +26,7 @@ import { parseArgs } from "node:util";
 import { LOTTERY_WINNER_NUMBER } from "../store/mod.ts";
 import { writeAll } from "../util/mod.ts";
 import { randomRow } from "./_bettors.ts";
-import { mix32, mulberry32 } from "./_random.ts";
+import { mix32, mulberry32 } from "./random.ts";
 
 /** What to generate; everything but `out` has the CLI's default. */
 export interface GenerateOptions {

@@ -1,5 +1,5 @@
 /**
- * Seeded randomness for the dataset generator: a mulberry32 generator and a
+ * Seeded randomness for the dataset generator and the fuzz tests: a mulberry32 generator and a
  * seed mixer, so that the same seed always gives the same bytes (never
  * `Math.random`).
  *
