@@ -141,11 +141,11 @@ export async function runE2e(options: E2eOptions): Promise<E2eMarks> {
           if (has(line, "connect")) marks.lastConnect = Math.max(marks.lastConnect, at());
           else if (has(line, "consulta_ganadores")) {
             marks.lastWinners = Math.max(marks.lastWinners, at());
-          } else if (has(line, "resumen") || has(line, "finished")) {
-            // Its last lines before it exits (/proc is gone once it has): the last read wins.
-            const cpu = cpuMs(client.pid);
-            if (cpu !== undefined) marks.clientCpu[i - 1] = cpu;
           }
+          // Read at every line (a client logs about ten), the last read wins: /proc is gone
+          // once it has exited, and on a busy machine its last lines are read after that.
+          const cpu = cpuMs(client.pid);
+          if (cpu !== undefined) marks.clientCpu[i - 1] = cpu;
         },
       });
       clients.push(client);
