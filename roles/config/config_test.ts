@@ -426,7 +426,7 @@ Deno.test("loadClientConfig() uses the defaults when the default file is missing
         loopPeriod: "5s",
         loopPeriodMs: 5000,
         logLevel: "INFO",
-        batchMaxAmount: 100,
+        batchMaxAmount: 8192,
         mode: "lottery",
         dataPath: ".data/agency-3.csv",
         connectDeadline: "30s",
@@ -451,7 +451,7 @@ Deno.test("the shipped config/client.yaml holds the documented defaults", async 
     loopPeriod: "5s",
     loopPeriodMs: 5000,
     logLevel: "INFO",
-    batchMaxAmount: 100,
+    batchMaxAmount: 8192,
     mode: "lottery",
     dataPath: ".data/agency-1.csv",
     connectDeadline: "30s",
@@ -800,7 +800,7 @@ Deno.test("describeClientConfig() lists the startup fields in order, as configur
     ["loop_period", "100ms"],
     ["log_level", "DEBUG"],
     ["mode", "lottery"],
-    ["batch_max_amount", 100],
+    ["batch_max_amount", 8192],
     ["data_path", ".data/agency-2.csv"],
     ["connect_deadline", "30s"],
     ["key", "none"],
@@ -809,7 +809,7 @@ Deno.test("describeClientConfig() lists the startup fields in order, as configur
     formatEvent({ action: "config", result: "success", ...describeClientConfig(config) }),
     "action: config | result: success | client_id: 2 | server_address: server:12345 | " +
       "loop_amount: 5 | loop_period: 100ms | log_level: DEBUG | mode: lottery | " +
-      "batch_max_amount: 100 | data_path: .data/agency-2.csv | connect_deadline: 30s | " +
+      "batch_max_amount: 8192 | data_path: .data/agency-2.csv | connect_deadline: 30s | " +
       "key: none",
   );
 });
