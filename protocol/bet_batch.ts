@@ -26,10 +26,13 @@ import {
   messageTypeName,
 } from "./types.ts";
 
-/** A BET_BATCH decoded by {@linkcode decodeBetBatchPacked}: its bets point into the payload. */
+/**
+ * A batch decoded by {@linkcode decodeBetBatchPacked} (or `decodeBetRowsPacked`): its bets
+ * point into the payload.
+ */
 export interface PackedBetBatch {
-  /** {@linkcode MessageType.BET_BATCH} */
-  type: typeof MessageType.BET_BATCH;
+  /** {@linkcode MessageType.BET_BATCH} or {@linkcode MessageType.BET_ROWS} */
+  type: typeof MessageType.BET_BATCH | typeof MessageType.BET_ROWS;
   /** Agency number, u16; every bet's agency. */
   agency: number;
   /** Batch sequence number, u32. */

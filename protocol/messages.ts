@@ -10,13 +10,20 @@
  * @module
  */
 
-import type { Bet } from "../store/mod.ts";
+import {
+  AgencyRowsParser,
+  type Bet,
+  betToAgencyRow,
+  CsvRowError,
+  unpackBet,
+} from "../store/mod.ts";
 import { ascii8Size, ByteCursor, ByteWriter, str8Size, utf8ByteLength } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 import type { Frame } from "./framing.ts";
 import {
   BET_BATCH_HEADER_SIZE,
   type BetBatchMessage,
+  type BetRowsMessage,
   ErrorCode,
   HEADER_SIZE,
   MAGIC,
@@ -74,6 +81,8 @@ function encodeMessageFrame(message: Message): Uint8Array {
     }
     case MessageType.BET_BATCH:
       return encodeBetBatch(message);
+    case MessageType.BET_ROWS:
+      return encodeBetRows(message);
     case MessageType.BATCH_RESULT: {
       const writer = startFrame(message.type, 4 + 1 + utf8ByteLength(message.reason));
       writer.u32(message.batchId, "batchId");
@@ -182,6 +191,8 @@ export function decodeMessage(frame: Frame): Message {
       return { type: MessageType.ECHO_REPLY, text: cursor.text("text") };
     case MessageType.BET_BATCH:
       return decodeBetBatch(cursor);
+    case MessageType.BET_ROWS:
+      return decodeBetRows(cursor, payload);
     case MessageType.BATCH_RESULT: {
       const batchId = cursor.u32("batchId");
       const code = cursor.u8("code");
@@ -257,6 +268,63 @@ function encodeBetBatch(message: BetBatchMessage): Uint8Array {
     writer.u32(bet.number, "number");
   }
   return writer.finish();
+}
+
+const rowEncoder = new TextEncoder();
+
+function encodeBetRows(message: BetRowsMessage): Uint8Array {
+  const { agency, batchId, bets } = message;
+  const count = bets.length;
+  if (count < 1 || count > MAX_BATCH_COUNT) {
+    throw new RangeError(`Batch size out of range: ${count} bets (expected 1..${MAX_BATCH_COUNT})`);
+  }
+  for (let i = 0; i < count; i++) {
+    if (bets[i].agency !== agency) {
+      throw new RangeError(
+        `Bet agency mismatch: agency is ${bets[i].agency} (expected the batch's ${agency}) ` +
+          `(in bet ${i + 1} of ${count})`,
+      );
+    }
+  }
+  const rows = rowEncoder.encode(bets.map(betToAgencyRow).join(""));
+  const writer = startFrame(MessageType.BET_ROWS, BET_BATCH_HEADER_SIZE + rows.length);
+  writer.u16(agency, "agency");
+  writer.u32(batchId, "batchId");
+  writer.u16(count, "count");
+  writer.bytes(rows, "rows");
+  return writer.finish();
+}
+
+/**
+ * The rows of a BET_ROWS, parsed as an agency file is (`store/`'s parser): `count` records,
+ * no more, no fewer. The reference the packed decoder (`bet_rows.ts`) agrees with.
+ */
+function decodeBetRows(cursor: ByteCursor, payload: Uint8Array): BetRowsMessage {
+  const agency = cursor.u16("agency");
+  const batchId = cursor.u32("batchId");
+  const count = cursor.u16("count");
+  if (count === 0) throw new ProtocolError("Empty BET_ROWS: count is 0 (expected 1..65535)");
+  const rows = payload.slice(BET_BATCH_HEADER_SIZE);
+  let parsed;
+  try {
+    parsed = new AgencyRowsParser().parse(rows, agency);
+  } catch (error) {
+    if (!(error instanceof CsvRowError)) throw error;
+    throw new ProtocolError(badRowsReason(error.line, error.reason), { cause: error });
+  }
+  if (parsed.count !== count) throw new ProtocolError(rowCountReason(count, parsed.count));
+  const bets = Array.from({ length: count }, (_, i) => unpackBet(parsed, i));
+  return { type: MessageType.BET_ROWS, agency, batchId, bets };
+}
+
+/** Why rows do not parse: `Bad BET_ROWS row at line 3 of the batch: Expected 5 fields, got 4`. */
+export function badRowsReason(line: number, reason: string): string {
+  return `Bad BET_ROWS row at line ${line} of the batch: ${reason}`;
+}
+
+/** Why rows do not match their count. */
+export function rowCountReason(count: number, rows: number): string {
+  return `BET_ROWS count mismatch: the header says ${count} bets, the rows hold ${rows}`;
 }
 
 function decodeBetBatch(cursor: ByteCursor): BetBatchMessage {

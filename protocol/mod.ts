@@ -5,8 +5,9 @@
  *
  * Layers, bottom to top: `types.ts` (codes, sizes and the shape of every message) ->
  * `codec.ts` (pure bytes) -> `framing.ts` (frames over a stream) -> `messages.ts` (typed
- * encode/decode) -> `bet_batch.ts` (BET_BATCH packed, for the hot paths); `auth.ts` the
- * handshake's nonces and HMAC proofs (WebCrypto).
+ * encode/decode) -> `bet_batch.ts` (BET_BATCH packed, for the hot paths) and `bet_rows.ts`
+ * (BET_ROWS: the agency file's records, what the client sends); `auth.ts` the handshake's
+ * nonces and HMAC proofs (WebCrypto).
  *
  * @example
  * ```ts ignore
@@ -68,6 +69,7 @@ export {
   type BatchResultMessage,
   BET_BATCH_HEADER_SIZE,
   type BetBatchMessage,
+  type BetRowsMessage,
   type DoneAckMessage,
   type EchoMessage,
   type EchoReplyMessage,
@@ -103,3 +105,10 @@ export {
   decodeBetBatchPacked,
   type PackedBetBatch,
 } from "./bet_batch.ts";
+export {
+  BadRowsError,
+  BetRowsEncoder,
+  type BetRowsEncoderOptions,
+  decodeBetRowsPacked,
+  MAX_ROW_BYTES,
+} from "./bet_rows.ts";

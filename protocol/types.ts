@@ -26,6 +26,7 @@
  * | `0x13` | DONE_ACK      | s -> c    | agency u16                                                |
  * | `0x14` | WINNERS_QUERY | c -> s    | agency u16                                                |
  * | `0x15` | WINNERS_REPLY | s -> c    | flags u8 (bit0 LAST), count u16, count x document str8    |
+ * | `0x16` | BET_ROWS      | c -> s    | agency u16, batchId u32, count u16 (>= 1), count x CSV row |
  * | `0x20` | AUTH_HELLO    | c -> s    | agency u16, client nonce (32 bytes)                       |
  * | `0x21` | AUTH_CHALLENGE| s -> c    | server nonce (32 bytes)                                   |
  * | `0x22` | AUTH_PROOF    | c -> s    | HMAC-SHA-256 (32 bytes), see `auth.ts`                    |
@@ -34,6 +35,11 @@
  *
  * A bet inside BET_BATCH: firstName str8 (UTF-8), lastName str8 (UTF-8), document str8
  * (ASCII), birthdate str8 (ASCII), number u32. Its agency is the batch's.
+ *
+ * BET_ROWS carries the same bets as the agency file's own records (what tp0's client
+ * sends): `first_name,last_name,document,birthdate,number`, RFC 4180 quoting, UTF-8, each
+ * ended by LF (CRLF accepted; the last may lack it). The server parses them; rows that do
+ * not parse get a BATCH_RESULT MALFORMED and use no batch id.
  *
  * Each payload as a typed value is a {@linkcode Message}; `messages.ts` turns one into the
  * other.
@@ -88,6 +94,8 @@ export const MessageType = {
   WINNERS_QUERY: 0x14,
   /** server -> client; flags u8 (bit0 LAST), count u16, count x (u8 len + ASCII document). */
   WINNERS_REPLY: 0x15,
+  /** client -> server; agency u16, batchId u32, count u16 (>= 1), count x agency-file CSV row. */
+  BET_ROWS: 0x16,
   /** client -> server; agency u16, client nonce (32 bytes): starts the handshake. */
   AUTH_HELLO: 0x20,
   /** server -> client; server nonce (32 bytes). */
@@ -173,6 +181,21 @@ export interface BetBatchMessage {
   /** Batch sequence number chosen by the client, u32; echoed in BATCH_RESULT. */
   batchId: number;
   /** 1 to 65535 bets, as many as fit 8192 bytes. */
+  bets: Bet[];
+}
+
+/**
+ * BET_ROWS (client -> server): the bets of BET_BATCH as agency-file CSV records. The same
+ * shape, decoded: on the wire each bet is one row, `first_name,last_name,document,birthdate,number`.
+ */
+export interface BetRowsMessage {
+  /** {@linkcode MessageType.BET_ROWS} */
+  type: typeof MessageType.BET_ROWS;
+  /** Agency number, u16; every bet's agency. */
+  agency: number;
+  /** Batch sequence number chosen by the client, u32; echoed in BATCH_RESULT. */
+  batchId: number;
+  /** 1 to 65535 bets, as many rows as fit 8192 bytes. */
   bets: Bet[];
 }
 
@@ -271,6 +294,7 @@ export type Message =
   | EchoMessage
   | EchoReplyMessage
   | BetBatchMessage
+  | BetRowsMessage
   | BatchResultMessage
   | AgencyDoneMessage
   | DoneAckMessage

@@ -8,14 +8,7 @@
  */
 
 import type { Bet } from "./bet.ts";
-import { AGENCY_ROW_FIELDS, csvField, parseDigits, STORE_ROW_FIELDS } from "./csv/mod.ts";
-
-/** An agency file row: `first_name,last_name,document,birthdate,number\n` (no agency). */
-export function betToAgencyCsvRow(bet: Bet): string {
-  return `${csvField(bet.firstName)},${csvField(bet.lastName)},${csvField(bet.document)},${
-    csvField(bet.birthdate)
-  },${bet.number}\n`;
-}
+import { AGENCY_ROW_FIELDS, parseDigits, STORE_ROW_FIELDS } from "./csv/mod.ts";
 
 /**
  * Turns the fields of an agency file row into a bet of `agency`. The number

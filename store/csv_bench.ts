@@ -12,8 +12,8 @@ import { parse as csvParseStream } from "csv-parse/stream";
 import Papa from "papaparse";
 import type { Bet } from "./bet.ts";
 import { packBets } from "./packed_bets.ts";
-import { betToAgencyCsvRow } from "./_csv_reference.ts";
 import {
+  betToAgencyRow,
   betToCsvRow,
   packedBetsToCsvRows,
   readAgencyBets,
@@ -71,8 +71,8 @@ Deno.bench("betToCsvRow(): 10k bets, 1 in 5 quoted (strings only)", { group: "st
 const ROWS = 80_000;
 const AGENCY_PATH = `${dir}/agency.csv`;
 const QUOTED_PATH = `${dir}/agency-quoted.csv`;
-await Deno.writeTextFile(AGENCY_PATH, makeBets(ROWS, false).map(betToAgencyCsvRow).join(""));
-await Deno.writeTextFile(QUOTED_PATH, makeBets(ROWS, true).map(betToAgencyCsvRow).join(""));
+await Deno.writeTextFile(AGENCY_PATH, makeBets(ROWS, false).map(betToAgencyRow).join(""));
+await Deno.writeTextFile(QUOTED_PATH, makeBets(ROWS, true).map(betToAgencyRow).join(""));
 
 async function countPacked(path: string): Promise<void> {
   let count = 0;

@@ -1,13 +1,18 @@
 import assert from "node:assert/strict";
 import { testBet } from "./_testing.ts";
 import type { Bet } from "./bet.ts";
-import { agencyRowToBet, betToAgencyCsvRow, storeRowToBet } from "./_csv_reference.ts";
+import { unpackBet } from "./packed_bets.ts";
+import { agencyRowToBet, storeRowToBet } from "./_csv_reference.ts";
 import {
   type AgencyBetRecord,
+  AgencyRowsParser,
+  betToAgencyRow,
   betToCsvRow,
   csvField,
   CsvFormatError,
+  CsvRowError,
   readAgencyBets,
+  readAgencyRecords,
   readStoreBets,
 } from "./csv/mod.ts";
 
@@ -73,7 +78,7 @@ Deno.test("betToCsvRow() writes agency,first_name,last_name,document,birthdate,n
     betToCsvRow(bet({ firstName: "Pérez, Juan", lastName: 'el "Tano"' })),
     '3,"Pérez, Juan","el ""Tano""",30904465,1999-03-17,7574\n',
   );
-  assert.equal(betToAgencyCsvRow(bet()), "José María,Núñez,30904465,1999-03-17,7574\n");
+  assert.equal(betToAgencyRow(bet()), "José María,Núñez,30904465,1999-03-17,7574\n");
 });
 
 Deno.test("agencyRowToBet() parses the number strictly and fills in the agency", () => {
@@ -108,7 +113,7 @@ Deno.test("storeRowToBet() reverses betToCsvRow() field by field", () => {
 });
 
 Deno.test("readAgencyBets() round-trips quoted fields for every chunk size, records spanning chunks", async () => {
-  const text = TRICKY.map(betToAgencyCsvRow).join("");
+  const text = TRICKY.map(betToAgencyRow).join("");
   await withTempFile(text, async (path) => {
     for (const chunkSize of [1, 2, 3, 5, 7, 11, 16, 64, 65_536]) {
       const records = await collect(readAgencyBets(path, { agency: 3, chunkSize }));
@@ -140,7 +145,7 @@ Deno.test("readAgencyBets() matches the input for seeded random files and chunk 
     { length: 300 },
     () => bet({ firstName: name(), lastName: name(), number: random(100_000) }),
   );
-  await withTempFile(bets.map(betToAgencyCsvRow).join(""), async (path) => {
+  await withTempFile(bets.map(betToAgencyRow).join(""), async (path) => {
     for (const chunkSize of [1, 3, 13, 100, 4096]) {
       const records = await collect(readAgencyBets(path, { agency: 3, chunkSize }));
       assert.deepEqual(records.map((record) => record.bet), bets, `chunkSize ${chunkSize}`);
@@ -301,4 +306,97 @@ Deno.test("readStoreBets() reads store rows and stops at the byte limit", async 
     assert.deepEqual(await collect(readStoreBets(path, { chunkSize: 3 })), TRICKY);
     assert.deepEqual(await collect(readStoreBets(path, { limit: firstTwo })), TRICKY.slice(0, 2));
   });
+});
+
+/** What `fn` throws (it must throw). */
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected an error");
+}
+
+/** The records readAgencyRecords() finds: [line, the record's bytes as text]. */
+async function recordsOf(path: string, chunkSize: number): Promise<[number, string][]> {
+  const out: [number, string][] = [];
+  const decoder = new TextDecoder();
+  for await (const chunk of readAgencyRecords(path, { chunkSize })) {
+    for (let i = 0; i < chunk.count; i++) {
+      const text = decoder.decode(chunk.bytes.subarray(chunk.starts[i], chunk.ends[i]));
+      out.push([chunk.lines[i], text]);
+    }
+  }
+  return out;
+}
+
+Deno.test("readAgencyRecords() finds the records readAgencyBets() parses, with their lines, for every chunk size", async () => {
+  const text = "\ufeff" + TRICKY.map(betToAgencyRow).join("") + "\r\n\nLuis,Díaz,3,2000-01-01,3";
+  await withTempFile(text, async (path) => {
+    const parsed = await collect(readAgencyBets(path, { agency: 3 }));
+    for (const chunkSize of [1, 2, 3, 5, 7, 16, 64, 65_536]) {
+      const records = await recordsOf(path, chunkSize);
+      // The same records on the same lines; each one's bytes parse to the same bet.
+      assert.deepEqual(records.map(([line]) => line), parsed.map((r) => r.line), `${chunkSize}`);
+      const rows = new TextEncoder().encode(records.map(([, row]) => row).join(""));
+      const again = new AgencyRowsParser().parse(rows.slice(), 3);
+      assert.deepEqual(
+        Array.from({ length: again.count }, (_, i) => unpackBet(again, i)),
+        parsed.map((r) => r.bet),
+        `chunkSize ${chunkSize}`,
+      );
+    }
+    // The last record has no line end; blank lines and the byte order mark are not records.
+    const records = await recordsOf(path, 65_536);
+    assert.equal(records.at(-1)?.[1], "Luis,Díaz,3,2000-01-01,3");
+    assert.ok(records.every(([, row]) => row.trim() !== "" && !row.startsWith("\ufeff")));
+  });
+});
+
+Deno.test("readAgencyRecords() checks no field: a bad record is found, not judged", async () => {
+  await withTempFile('a,b\nx,"y\n\xff,1,2,3,4\n', async (path) => {
+    // Line 2 opens a quote never closed: the rest of the file is that record.
+    assert.deepEqual(await recordsOf(path, 65_536), [[1, "a,b\n"], [2, 'x,"y\n\xff,1,2,3,4\n']]);
+  });
+  await withTempFile("", async (path) => assert.deepEqual(await recordsOf(path, 16), []));
+  await assert.rejects(
+    collect(readAgencyRecords("/nonexistent/agency-1.csv")),
+    (error: unknown) =>
+      error instanceof CsvFormatError &&
+      error.message === "/nonexistent/agency-1.csv: File not found",
+  );
+});
+
+Deno.test("AgencyRowsParser names the bad record and its line, as readAgencyBets() would", async () => {
+  const parser = new AgencyRowsParser();
+  const encode = (text: string) => new TextEncoder().encode(text);
+  const cases: [string, number, number, string][] = [
+    // rows, bad record (0-based), line in the rows, reason
+    ["a,b,1,2000-01-01,1\nc,d,2,2000-01-01\n", 1, 2, "Expected 5 fields, got 4"],
+    ['a,b,1,2000-01-01,1\n\n"x\ny",d,2,2000-01-01,x\n', 1, 3, "Invalid number"],
+    [
+      'a,b,1,2000-01-01,1\n"c,d,2,2000-01-01,2\n',
+      1,
+      2,
+      "Bad quoting: a quoted field is never closed",
+    ],
+  ];
+  for (const [rows, record, line, reason] of cases) {
+    const error = thrown(() => parser.parse(encode(rows), 1));
+    assert.ok(error instanceof CsvRowError, String(error));
+    assert.equal(error.record, record, rows);
+    assert.equal(error.line, line, rows);
+    assert.ok(error.reason.startsWith(reason), `${error.reason} for ${JSON.stringify(rows)}`);
+    // The file's reader gives the same reason at the same line.
+    await withTempFile(rows, async (path) => {
+      const { error: fileError } = await collectUntilError(readAgencyBets(path));
+      assert.ok(fileError instanceof CsvFormatError);
+      assert.equal(fileError.line, line);
+      assert.equal(fileError.reason, error.reason);
+    });
+  }
+  // One parser, batch after batch: each result is its own.
+  assert.equal(parser.parse(encode("a,b,1,2000-01-01,1\n"), 4).agencies[0], 4);
+  assert.equal(parser.parse(encode("a,b,1,2000-01-01,1\nc,d,2,2000-01-01,2"), 5).count, 2);
 });

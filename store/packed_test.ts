@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { testBet } from "./_testing.ts";
 import { type Bet, validateBet } from "./bet.ts";
 import { firstInvalidBet, packBets, packedDocument, unpackBet } from "./packed_bets.ts";
-import { betToAgencyCsvRow } from "./_csv_reference.ts";
 import {
+  betToAgencyRow,
   betToCsvRow,
   packedBetsToCsvRows,
   readAgencyBets,
@@ -156,7 +156,7 @@ Deno.test("readAgencyBetsPacked() yields, chunk by chunk, the bets readAgencyBet
         number: i,
       }),
   );
-  await withTempFile(bets.map(betToAgencyCsvRow).join(""), async (path) => {
+  await withTempFile(bets.map(betToAgencyRow).join(""), async (path) => {
     for (const chunkSize of [7, 4096, 65_536]) {
       const unpacked: Bet[] = [];
       const lines: number[] = [];

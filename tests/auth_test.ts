@@ -98,6 +98,17 @@ Deno.test("impostors are refused, logged, and change nothing; the agencies with 
         ),
         "BET_BATCH",
       );
+      for (const version of [1, 2]) {
+        expectRefused(
+          await sendRaw(
+            port,
+            encodeMessage({ type: MessageType.BET_ROWS, agency: 2, batchId: 1, bets: [bet] }, {
+              version,
+            }),
+          ),
+          `v${version} BET_ROWS`,
+        );
+      }
       expectRefused(
         await sendRaw(port, encodeMessage({ type: MessageType.WINNERS_QUERY, agency: 2 })),
         "WINNERS_QUERY",
@@ -153,10 +164,10 @@ Deno.test("impostors are refused, logged, and change nothing; the agencies with 
         await replay.close();
       }
 
-      // 4 without a handshake, 3 bad proofs, 1 replay: one line each, with ip and agency.
-      await server.waitForLine(() => authFails(server).length >= 8, 5000).catch(() => {});
+      // 6 without a handshake, 3 bad proofs, 1 replay: one line each, with ip and agency.
+      await server.waitForLine(() => authFails(server).length >= 10, 5000).catch(() => {});
       const fails = authFails(server);
-      assert.equal(fails.length, 8, server.tail(30));
+      assert.equal(fails.length, 10, server.tail(30));
       for (const fail of fails) {
         assert.equal(fail.fields.ip, "127.0.0.1");
         assert.equal(fail.fields.agency, "2");
@@ -184,7 +195,7 @@ Deno.test("impostors are refused, logged, and change nothing; the agencies with 
       assert.ok(!rows.some((row) => row.includes("Impostor")));
       assert.equal(actions(server.lines, "agencia_finalizada").length, 3);
       assert.equal(actions(server.lines, "sorteo").length, 1);
-      assert.equal(authFails(server).length, 8);
+      assert.equal(authFails(server).length, 10);
       // The keys never reach a log line.
       const everything = [...server.lines, ...clients.flatMap((c) => c.lines)].join("\n");
       for (const hex of keys.hex) assert.ok(!everything.includes(hex));

@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { BET_BATCH_HEADER_SIZE, encodedBetSize, MAX_PAYLOAD_SIZE } from "../protocol/mod.ts";
+import { MAX_ROW_BYTES } from "../protocol/mod.ts";
 import {
   DENO_RUN_FLAGS,
   freePort,
@@ -27,16 +27,6 @@ import {
   winnerDocuments,
   withTempDir,
 } from "./_helpers.ts";
-
-/** The shape of the rows of the frame-boundary test (their wire size is what matters). */
-const LORCA_LIKE = {
-  agency: 1,
-  firstName: "Ana",
-  lastName: "Pérez",
-  document: "30000000",
-  birthdate: "1990-01-01",
-  number: 0,
-};
 
 /** Runs a client to its end (bounded) and returns it. */
 async function runClient(args: string[], env: Record<string, string> = {}): Promise<Tp0Process> {
@@ -156,20 +146,20 @@ Deno.test("a malformed line stops the client there: whole batches before it stor
   });
 });
 
-Deno.test("a bet too long for any frame, where the frame is full: refused there, and the fixed file stores every bet once", async () => {
+Deno.test("a record too long for any frame, where the frame is nearly full: refused there, and the fixed file stores every bet once", async () => {
   await withTempDir(async (dir) => {
-    // Good bets until the next 8 KiB frame has less room than the bad bet needs (but enough
-    // for its fixed version): the bad bet must stop the run, not end batch 1 early (a batch
-    // cut there would not be the batch 1 of the fixed file, and the server would take the
-    // fixed one for a resend of it).
+    // Good records until the next 8 KiB frame has little room left (enough for the fixed
+    // record): the bad one must stop the run, not end batch 1 early (a batch cut there would
+    // not be the batch 1 of the fixed file, and the server would take the fixed one for a
+    // resend of it).
     const row = (i: number, firstName: string) =>
       `${firstName},Pérez,${30_000_000 + i},1990-01-01,${i === 3 ? 7574 : i % 7000}`;
-    const room = MAX_PAYLOAD_SIZE - BET_BATCH_HEADER_SIZE;
-    const goodSize = encodedBetSize({ ...LORCA_LIKE, document: "30000000" });
-    const before = Math.floor((room - 100) / goodSize); // leaves 100 to 100 + goodSize bytes
+    const goodSize = new TextEncoder().encode(`${row(100, "Ana")}\n`).length;
+    const before = Math.floor((MAX_ROW_BYTES - 100) / goodSize); // leaves 100 to 100 + goodSize
     const lines = Array.from({ length: before + 20 }, (_, i) => row(i, "Ana"));
     const path = `${dir}/agency-1.csv`;
-    await Deno.writeTextFile(path, lines.with(before, row(before, "a".repeat(300))).join("\n"));
+    const long = row(before, "a".repeat(MAX_ROW_BYTES));
+    await Deno.writeTextFile(path, lines.with(before, long).join("\n"));
     const storagePath = `${dir}/bets.csv`;
     const server = await startLocalServer({ agencies: 1, storagePath });
     try {
@@ -177,7 +167,7 @@ Deno.test("a bet too long for any frame, where the frame is full: refused there,
       const bad = await runClient([...args, "--batch-max-amount", "1000"]);
       assert.equal((await bad.status).code, 1, bad.tail());
       const [failure] = failures(bad);
-      assert.match(failure.fields.reason, new RegExp(`^${path}:${before + 1}: Field too long`));
+      assert.match(failure.fields.reason, new RegExp(`^${path}:${before + 1}: Record too long`));
       assert.equal((await storedRows(storagePath)).length, 0, "batch 1 was not sent");
 
       await Deno.writeTextFile(path, lines.join("\n"));

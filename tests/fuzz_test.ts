@@ -13,6 +13,7 @@
 import assert from "node:assert/strict";
 import {
   type BetBatchMessage,
+  type BetRowsMessage,
   encodeMessage,
   ErrorCode,
   MAGIC,
@@ -160,6 +161,8 @@ class Generator {
       "mutated_batch",
       "empty_batch",
       "trailing_bytes",
+      "bad_rows",
+      "mutated_rows",
     ] as const;
     const kind = this.pick(kinds);
     switch (kind) {
@@ -336,7 +339,52 @@ class Generator {
           mustFail: true,
           check: expectError(ErrorCode.MALFORMED),
         };
+      case "bad_rows": {
+        // Agency 6's batch 1 with rows that do not parse: refused MALFORMED without using the
+        // id (batch 1 of agency 6 stays unstored), then a good batch behind it is a gap.
+        const bad = { ...this.rowsBatch(6), batchId: 1 };
+        return {
+          kind,
+          bytes: concat(this.damagedRows(bad), frames({ ...this.rowsBatch(6), batchId: 2 })),
+          mustFail: true,
+          check: (replies) => {
+            const first = replies[0];
+            assert.ok(first?.type === MessageType.BATCH_RESULT, JSON.stringify(first));
+            assert.deepEqual([first.batchId, first.code], [1, ErrorCode.MALFORMED]);
+            expectError(ErrorCode.OUT_OF_ORDER)(replies);
+          },
+        };
+      }
+      case "mutated_rows": {
+        // Flipped bits after the agency and the batch id: a far id of agency 6 is never stored.
+        const frame = encodeMessage(this.rowsBatch(6)).slice();
+        for (let flips = this.int(1, 4); flips > 0; flips--) {
+          frame[this.int(11, frame.length - 1)] ^= 1 << this.int(0, 7);
+        }
+        return { kind, bytes: frame, mustFail: true };
+      }
     }
+  }
+
+  /** {@linkcode farBatch} as BET_ROWS: the bets as agency-file rows. */
+  rowsBatch(agency: number): BetRowsMessage {
+    return { ...this.farBatch(agency), type: MessageType.BET_ROWS };
+  }
+
+  /** The frame of `batch` with its rows broken in one of several ways (the header kept). */
+  damagedRows(batch: BetRowsMessage): Uint8Array {
+    const frame = encodeMessage(batch);
+    const rows = new TextDecoder().decode(frame.subarray(13)).split("\n");
+    const at = this.int(0, batch.bets.length - 1);
+    const damage = this.int(0, 4);
+    if (damage === 0) rows[at] = rows[at].replace(",", ""); // a field short
+    if (damage === 1) rows[at] += ",x"; // a field too many
+    if (damage === 2) rows[at] = rows[at].replace(/,[^,]*$/, ",12a"); // not a number
+    if (damage === 3) rows[at] = `"${rows[at]}`; // a quote never closed
+    let body: Uint8Array = new TextEncoder().encode(rows.join("\n"));
+    if (damage === 4) body = concat(body.subarray(0, 3), Uint8Array.of(0xff), body.subarray(3));
+    const payload = concat(frame.subarray(5, 13), body);
+    return this.rawFrame(MessageType.BET_ROWS, payload);
   }
 
   /**

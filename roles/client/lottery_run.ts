@@ -4,15 +4,29 @@
  * (WINNERS_QUERY), then `finished`, or `bad_file` when the bets file has a
  * bad line. When the connection drops it reconnects and resumes where it was.
  *
+ * The bets go as the file's own records (BET_ROWS): the client finds where
+ * each record ends and the server parses them. A record the server cannot
+ * parse comes back MALFORMED; the client then parses that batch itself to
+ * name the file's line, and stops there.
+ *
  * @module
  */
 
-import { BetBatchEncoder, ErrorCode, errorCodeName, MessageType } from "../../protocol/mod.ts";
 import {
+  BET_BATCH_HEADER_SIZE,
+  BetRowsEncoder,
+  ErrorCode,
+  errorCodeName,
+  HEADER_SIZE,
+  MessageType,
+} from "../../protocol/mod.ts";
+import {
+  AgencyRowsParser,
   type Bet,
   CsvFormatError,
+  CsvRowError,
   type PackedRecords,
-  readAgencyBetsPacked,
+  readAgencyRecords,
 } from "../../store/mod.ts";
 import { EXIT_FAIL, EXIT_OK } from "../../util/mod.ts";
 import type { ClientConfig } from "../config/mod.ts";
@@ -24,7 +38,17 @@ import { ConnectError, isRetryable, ServerError } from "./errors.ts";
 import type { Peer } from "./peer.ts";
 import { type RunResult, Tally } from "./progress.ts";
 import { oneBet } from "./single_bet.ts";
-import { BATCH_WINDOW, BatchWindow } from "./window.ts";
+import { BATCH_WINDOW, BatchWindow, type InFlight } from "./window.ts";
+
+/** A batch the server refused as rows it cannot parse: the run stops at its bad line. */
+class RefusedRows extends Error {
+  readonly fileError: CsvFormatError;
+
+  constructor(fileError: CsvFormatError) {
+    super(fileError.message);
+    this.fileError = fileError;
+  }
+}
 
 /** What a {@linkcode LotteryRun} needs besides its link. */
 export interface LotteryRunOptions {
@@ -54,7 +78,7 @@ export class LotteryRun {
   #signal: AbortSignal;
   #backoff: Backoff | undefined;
   #single: Bet | undefined;
-  /** The bets, read a chunk of the file at a time, packed (no object or string a bet). */
+  /** The file's records, a chunk at a time: where each one is (no field parsed here). */
   #source: AsyncIterator<PackedRecords>;
   /** The chunk being put in batches (valid until the next `#source.next()`), or none yet. */
   #chunk: PackedRecords | undefined;
@@ -65,7 +89,9 @@ export class LotteryRun {
   #phase: Phase = "bets";
   #window = new BatchWindow();
   /** The batch being filled, as its frame. */
-  #encoder: BetBatchEncoder;
+  #encoder: BetRowsEncoder;
+  /** Line where each record of the batch being filled starts. */
+  #lines: number[] = [];
   #tally = new Tally();
   #winners: string[] = [];
   /** The bets file's problem, once met: the run stops after the batches already sent. */
@@ -83,10 +109,8 @@ export class LotteryRun {
     this.#signal = options.signal;
     this.#backoff = options.backoff;
     this.#single = options.bet;
-    this.#source = this.#single
-      ? oneBet(this.#single)
-      : readAgencyBetsPacked(config.dataPath, { agency: config.id });
-    this.#encoder = new BetBatchEncoder({
+    this.#source = this.#single ? oneBet(this.#single) : readAgencyRecords(config.dataPath);
+    this.#encoder = new BetRowsEncoder({
       agency: config.id,
       maxBets: config.batchMaxAmount,
       version: link.version,
@@ -187,6 +211,17 @@ export class LotteryRun {
    * before come out the same and are acknowledged as duplicates).
    */
   async #sendBets(peer: Peer): Promise<void> {
+    try {
+      await this.#streamBets(peer);
+    } catch (error) {
+      if (!(error instanceof RefusedRows)) throw error;
+      // Stopped at the refused batch: the server stored the batches before it, and refuses
+      // the ones sent behind it (their ids come too early); nothing more is read.
+      this.#fileError = error.fileError;
+    }
+  }
+
+  async #streamBets(peer: Peer): Promise<void> {
     await this.#pump(peer, BATCH_WINDOW);
     const where = { path: this.#single ? "environment" : this.#config.dataPath, line: 0 };
     for (;;) {
@@ -203,16 +238,18 @@ export class LotteryRun {
         continue;
       }
       if (this.#signal.aborted) return;
+      const i = this.#index;
       let added: boolean;
       try {
-        added = this.#encoder.add(chunk, this.#index);
+        added = this.#encoder.add(chunk.bytes, chunk.starts[i], chunk.ends[i]);
       } catch (error) {
         if (!(error instanceof RangeError)) throw error;
-        where.line = chunk.lines[this.#index];
+        where.line = chunk.lines[i];
         this.#fileError = new CsvFormatError(error.message, { ...where, cause: error });
         break;
       }
       if (added) {
+        this.#lines.push(chunk.lines[i]);
         this.#index++;
         continue;
       }
@@ -221,7 +258,10 @@ export class LotteryRun {
       this.#seal();
       await this.#pump(peer, BATCH_WINDOW);
     }
-    if (this.#fileError !== undefined) this.#encoder.clear(); // only whole batches before it
+    if (this.#fileError !== undefined) {
+      this.#encoder.clear(); // only whole batches before it
+      this.#lines = [];
+    }
     if (this.#encoder.count > 0) this.#seal();
     await this.#pump(peer, 1);
   }
@@ -238,7 +278,9 @@ export class LotteryRun {
   #seal(): void {
     const batchId = this.#tally.nextBatchId();
     const count = this.#encoder.count;
-    this.#window.add(batchId, { count, frame: this.#encoder.take(batchId) });
+    const lines = Int32Array.from(this.#lines);
+    this.#lines = [];
+    this.#window.add(batchId, { count, frame: this.#encoder.take(batchId), lines });
   }
 
   /** Sends every unsent batch of the window, then reads acks while `limit` or more are unacknowledged. */
@@ -256,6 +298,7 @@ export class LotteryRun {
     }
     this.#madeProgress();
     const batch = this.#window.acknowledge(result.batchId);
+    if (result.code === ErrorCode.MALFORMED) throw new RefusedRows(this.#badLine(batch, result));
     const stored = result.code === ErrorCode.OK;
     if (!stored) {
       log.error({
@@ -275,6 +318,25 @@ export class LotteryRun {
       });
     }
     this.#tally.acknowledged(batch.count, stored);
+  }
+
+  /**
+   * The file's problem behind a batch the server could not parse: the client parses the
+   * batch's rows as the server did and names the line of the file, e.g.
+   * `.data/agency-1.csv:37: Expected 5 fields, got 4`.
+   */
+  #badLine(batch: InFlight, result: { reason: string }): CsvFormatError {
+    const path = this.#single ? "environment" : this.#config.dataPath;
+    const rows = batch.frame.slice(HEADER_SIZE + BET_BATCH_HEADER_SIZE);
+    try {
+      new AgencyRowsParser().parse(rows, this.#config.id);
+    } catch (error) {
+      if (!(error instanceof CsvRowError)) throw error;
+      const line = batch.lines[error.record] + error.lineInRecord;
+      return new CsvFormatError(error.reason, { path, line, cause: error });
+    }
+    // Rows this client parses but the server did not (another version): its reason.
+    return new CsvFormatError(result.reason, { path, line: batch.lines[0] });
   }
 
   #madeProgress(): void {

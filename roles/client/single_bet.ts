@@ -7,7 +7,13 @@
  * @module
  */
 
-import { type Bet, packBets, type PackedRecords, validateBet } from "../../store/mod.ts";
+import {
+  type Bet,
+  betToAgencyRow,
+  packedCapacity,
+  type PackedRecords,
+  validateBet,
+} from "../../store/mod.ts";
 import { ConfigError } from "../config/mod.ts";
 
 /** Environment variables that describe one bet (exercise 5). */
@@ -49,7 +55,15 @@ export function singleBetFromEnv(
   return bet;
 }
 
-/** `bet` as the one chunk of a bets source, like a file of one line. */
+/** `bet` as the one chunk of a records source, like a file of one line (see `readAgencyRecords`). */
 export async function* oneBet(bet: Bet): AsyncGenerator<PackedRecords> {
-  yield { ...packBets([bet]), lines: new Int32Array(1) };
+  const bytes = new TextEncoder().encode(betToAgencyRow(bet));
+  yield {
+    ...packedCapacity(undefined, 1),
+    count: 1,
+    bytes,
+    lines: Int32Array.of(1),
+    starts: Int32Array.of(0),
+    ends: Int32Array.of(bytes.length),
+  };
 }

@@ -1,5 +1,5 @@
 /**
- * The in-flight batch window of a lottery run: sealed BET_BATCH frames that
+ * The in-flight batch window of a lottery run: sealed batch frames that
  * were sent (or are to be sent again after a reconnect) and wait for their
  * ack, oldest first. Acks come back in order; each one takes the oldest batch
  * off the window.
@@ -20,8 +20,10 @@ export interface InFlight {
   batchId: number;
   /** Bets in it. */
   count: number;
-  /** The whole BET_BATCH frame, kept to be resent as is after a reconnect. */
+  /** The whole batch frame, kept to be resent as is after a reconnect. */
   frame: Uint8Array;
+  /** Line of the file where each of its records starts (to name a line the server refuses). */
+  lines: Int32Array;
   /** Whether it was written on the current connection. */
   sent: boolean;
 }
@@ -42,8 +44,9 @@ export class BatchWindow {
   }
 
   /** Adds a sealed batch, to be sent by the next {@linkcode BatchWindow.send}. */
-  add(batchId: number, batch: { count: number; frame: Uint8Array }): void {
-    this.#batches.push({ batchId, count: batch.count, frame: batch.frame, sent: false });
+  add(batchId: number, batch: { count: number; frame: Uint8Array; lines: Int32Array }): void {
+    const { count, frame, lines } = batch;
+    this.#batches.push({ batchId, count, frame, lines, sent: false });
   }
 
   /** Writes every unsent batch, up to 64 KiB of frames a write, and marks them sent. */

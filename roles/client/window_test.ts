@@ -16,8 +16,8 @@ function recorder(): { writes: number[][]; write(bytes: Uint8Array): Promise<voi
 
 Deno.test("BatchWindow sends each batch once, in one write, and again after resendAll()", async () => {
   const window = new BatchWindow();
-  window.add(1, { count: 2, frame: Uint8Array.of(1, 1) });
-  window.add(2, { count: 1, frame: Uint8Array.of(2) });
+  window.add(1, { count: 2, frame: Uint8Array.of(1, 1), lines: new Int32Array(0) });
+  window.add(2, { count: 1, frame: Uint8Array.of(2), lines: new Int32Array(0) });
   const writer = recorder();
   await window.send(writer);
   await window.send(writer);
@@ -29,8 +29,8 @@ Deno.test("BatchWindow sends each batch once, in one write, and again after rese
 
 Deno.test("BatchWindow.acknowledge() takes the oldest batch and refuses an ack out of order", () => {
   const window = new BatchWindow();
-  window.add(1, { count: 2, frame: Uint8Array.of(1) });
-  window.add(2, { count: 3, frame: Uint8Array.of(2) });
+  window.add(1, { count: 2, frame: Uint8Array.of(1), lines: new Int32Array(0) });
+  window.add(2, { count: 3, frame: Uint8Array.of(2), lines: new Int32Array(0) });
   assert.throws(() => window.acknowledge(2), ProtocolError);
   assert.equal(window.acknowledge(1).count, 2);
   assert.equal(window.size, 1);

@@ -83,7 +83,8 @@ export class AuthFailed extends Error {
  */
 export function notAuthenticated(frame: Frame): AuthFailed {
   const { type, payload } = frame;
-  const names = type === MessageType.BET_BATCH || type === MessageType.AGENCY_DONE ||
+  const names = type === MessageType.BET_BATCH || type === MessageType.BET_ROWS ||
+    type === MessageType.AGENCY_DONE ||
     type === MessageType.WINNERS_QUERY;
   const agency = names && payload.length >= 2 ? (payload[0] << 8) | payload[1] : undefined;
   const what = messageTypeName(type);

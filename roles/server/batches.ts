@@ -7,6 +7,7 @@
  */
 
 import {
+  type BadRowsError,
   encodeMessage,
   ErrorCode,
   type ErrorCodeValue,
@@ -64,6 +65,18 @@ export function submitBatch(lottery: Lottery, batch: PackedBetBatch): Promise<Ui
     if (!(error instanceof BatchSequenceError)) throw error;
     throw new ProtocolError(error.message, { code: ErrorCode.OUT_OF_ORDER, cause: error });
   });
+}
+
+/**
+ * The BATCH_RESULT of a BET_ROWS whose rows do not parse: MALFORMED, with the line and the
+ * problem; nothing was stored and the batch id stays unused (the agency's next batch must
+ * still carry it, so the batches in flight behind this one are refused as out of order).
+ */
+export function refuseBadRows(error: BadRowsError): Uint8Array {
+  const { agency, batchId, count } = error;
+  const reason = error.message;
+  log.warning({ action: "apuesta_recibida", result: "fail", cantidad: count, agency, reason });
+  return batchResult(batchId, ErrorCode.MALFORMED, reason);
 }
 
 /** Logs what became of a batch and builds its BATCH_RESULT. */

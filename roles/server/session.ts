@@ -7,8 +7,10 @@
  */
 
 import {
+  BadRowsError,
   ByteReader,
   decodeBetBatchPacked,
+  decodeBetRowsPacked,
   decodeMessage,
   encodeMessage,
   encodeWinnersReplies,
@@ -21,14 +23,14 @@ import {
   ProtocolError,
   readFrame,
 } from "../../protocol/mod.ts";
-import type { Lottery, PackedBets } from "../../store/mod.ts";
+import { AgencyRowsParser, type Lottery, type PackedBets } from "../../store/mod.ts";
 import { describeError, writeAll } from "../../util/mod.ts";
 import type { ServerConfig } from "../config/mod.ts";
 import { log } from "../log.ts";
 import { abortable } from "../shutdown.ts";
 import { closeQuietly, remoteIp } from "./_socket.ts";
 import { type AgencyKeyring, Handshake } from "./auth.ts";
-import { submitBatch } from "./batches.ts";
+import { refuseBadRows, submitBatch } from "./batches.ts";
 import { RequestFailed } from "./errors.ts";
 import { reportFailure } from "./failure.ts";
 import { Outbox } from "./outbox.ts";
@@ -81,6 +83,8 @@ export class Session {
   #outbox: Outbox;
   /** Arrays of the last packed batch, reused by the next one. */
   #scratch: PackedBets | undefined;
+  /** Parses BET_ROWS (made at the first one; its arrays are reused like `#scratch`). */
+  #rows: AgencyRowsParser | undefined;
   #finished = Promise.withResolvers<void>();
   #closedByServer = false;
   #timedOut?: string;
@@ -227,9 +231,25 @@ export class Session {
         continue;
       }
       this.#handshake.screen(frame);
+      if (frame.type === MessageType.BET_ROWS) {
+        // The hot path: the rows are parsed once, into bets over the frame's bytes, which
+        // become store rows; no object or string a bet. The parser's arrays are reused from
+        // batch to batch: the lottery takes the bets before any await.
+        let batch: PackedBetBatch;
+        try {
+          batch = decodeBetRowsPacked(frame, this.#rows ??= new AgencyRowsParser());
+        } catch (error) {
+          if (!(error instanceof BadRowsError)) throw error;
+          this.#bindAgency(error.agency);
+          this.#onBadRows(error);
+          continue;
+        }
+        this.#bindAgency(batch.agency);
+        await this.#onBatch(batch);
+        continue;
+      }
       if (frame.type === MessageType.BET_BATCH) {
-        // The hot path: a frame's bytes become CSV rows, no object or string a bet. The
-        // arrays are reused from batch to batch: the lottery takes the bets before any await.
+        // The same, for bets encoded field by field.
         const batch = decodeBetBatchPacked(frame, { into: this.#scratch });
         this.#scratch = batch.bets;
         this.#bindAgency(batch.agency);
@@ -281,18 +301,28 @@ export class Session {
   }
 
   async #onBatch(batch: PackedBetBatch): Promise<void> {
-    if (this.#doneSent) {
-      throw new ProtocolError(
-        `Bets after agency done: batch ${batch.batchId} of agency ${batch.agency}`,
-        { code: ErrorCode.OUT_OF_ORDER },
-      );
-    }
+    this.#refuseAfterDone(batch);
     this.#outbox.send(submitBatch(this.#ctx.lottery, batch));
     if (this.#outbox.size >= ACK_WINDOW) {
       // Waiting for the peer to read its acks (or for the disk): the peer's silence counts.
       this.#watchdog.arm(this.#ctx.config.idleTimeoutMs, "idle timeout");
       await this.#outbox.shift();
       this.#watchdog.disarm();
+    }
+  }
+
+  /** Rows that do not parse: answered MALFORMED; the batch id is not used, nothing is stored. */
+  #onBadRows(error: BadRowsError): void {
+    this.#refuseAfterDone(error);
+    this.#outbox.send(refuseBadRows(error));
+  }
+
+  #refuseAfterDone(batch: { batchId: number; agency: number }): void {
+    if (this.#doneSent) {
+      throw new ProtocolError(
+        `Bets after agency done: batch ${batch.batchId} of agency ${batch.agency}`,
+        { code: ErrorCode.OUT_OF_ORDER },
+      );
     }
   }
 

@@ -35,6 +35,36 @@ const MAX_DIGITS = 15;
 export interface PackedRecords extends PackedBets {
   /** 1-based line where each record starts. */
   lines: Int32Array;
+  /**
+   * Where each record is in `bytes`: record `i` is `bytes[starts[i] .. ends[i])`, as written
+   * in the file (quotes and line end included; the last record of a file may have no line
+   * end). With `recordsOnly`, these, `lines` and `count` are all that is filled in.
+   */
+  starts: Int32Array;
+  /** See {@linkcode PackedRecords.starts}. */
+  ends: Int32Array;
+}
+
+/**
+ * A record {@linkcode PackedCsvReader.parseBytes} could not parse, with its place: the
+ * message names the line in the bytes parsed.
+ */
+export class CsvRowError extends CsvFormatError {
+  /** 0-based index of the bad record among the records of the bytes. */
+  readonly record: number;
+  /** Lines between the start of the bad record and the line the message names (0 mostly). */
+  readonly lineInRecord: number;
+
+  constructor(error: CsvFormatError, record: number, recordLine: number) {
+    super(error.reason, {
+      path: error.path,
+      line: error.line,
+      cause: error.cause,
+    });
+    this.name = "CsvRowError";
+    this.record = record;
+    this.lineInRecord = error.line - recordLine;
+  }
 }
 
 const DEFAULT_CHUNK_SIZE = 65_536;
@@ -54,6 +84,12 @@ export interface PackedCsvReaderOptions {
   chunkSize?: number;
   /** Reads at most this many bytes of the file. @default all */
   limit?: number;
+  /**
+   * Finds where each record is and nothing else: no field, number or UTF-8 check (whoever
+   * receives the records parses them). Blank lines and a byte order mark are still skipped.
+   * @default false
+   */
+  recordsOnly?: boolean;
 }
 
 /**
@@ -67,13 +103,14 @@ export interface PackedCsvReaderOptions {
 export class PackedCsvReader implements AsyncIterableIterator<PackedRecords> {
   readonly #path: string;
   readonly #fieldCount: number;
-  readonly #agency: number;
+  readonly #recordsOnly: boolean;
+  #agency: number;
   readonly #chunkSize: number;
   readonly #limit: number;
   #file: Deno.FsFile | undefined;
   #opened = false;
   #finished = false;
-  #buffer = new Uint8Array(0);
+  #buffer: Uint8Array = new Uint8Array(0);
   /** First byte not parsed yet. */
   #start = 0;
   /** End of the bytes read. */
@@ -93,18 +130,20 @@ export class PackedCsvReader implements AsyncIterableIterator<PackedRecords> {
   readonly #fieldEscaped: Uint8Array;
   #recordFields = 0;
   #recordNewlines = 0;
+  /** Line on which the record being parsed starts (what an error is placed against). */
+  #recordLine = 1;
 
   constructor(path: string, options: PackedCsvReaderOptions) {
     this.#path = path;
     this.#fieldCount = options.fields;
     this.#agency = options.agency;
+    this.#recordsOnly = options.recordsOnly ?? false;
     this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.#limit = options.limit ?? Number.POSITIVE_INFINITY;
     if (!Number.isInteger(this.#chunkSize) || this.#chunkSize < 1) {
       throw new RangeError(`Invalid chunkSize: ${this.#chunkSize} (expected a positive integer)`);
     }
-    const packed = packedCapacity(undefined, 0);
-    this.#out = { ...packed, lines: new Int32Array(packed.numbers.length) };
+    this.#out = packedRecords(0);
     this.#fieldStart = new Int32Array(this.#fieldCount);
     this.#fieldEnd = new Int32Array(this.#fieldCount);
     this.#fieldEscaped = new Uint8Array(this.#fieldCount);
@@ -204,12 +243,10 @@ export class PackedCsvReader implements AsyncIterableIterator<PackedRecords> {
     // The shortest record with all its fields is one byte a field (`,,,,1` at the end).
     const room = Math.ceil((this.#end - this.#start) / this.#fieldCount) + 2;
     let out = this.#out;
-    if (out.numbers.length < room) {
-      const packed = packedCapacity(undefined, room);
-      out = this.#out = { ...packed, lines: new Int32Array(packed.numbers.length) };
-    }
+    if (out.numbers.length < room) out = this.#out = packedRecords(room);
     out.bytes = this.#buffer;
-    const { fields, numbers, agencies, lines } = out;
+    if (this.#recordsOnly) return this.#findRecords(out);
+    const { fields, numbers, agencies, lines, starts, ends } = out;
     const fieldStart = this.#fieldStart;
     const fieldEnd = this.#fieldEnd;
     const expected = this.#fieldCount;
@@ -218,6 +255,8 @@ export class PackedCsvReader implements AsyncIterableIterator<PackedRecords> {
     let p = this.#start;
     while (p < this.#end) {
       const line = this.#line;
+      this.#recordLine = line;
+      const start = p;
       const next = this.#parseRecord(p);
       if (next < 0) break; // INCOMPLETE, or FAILED with #pendingError set
       p = next;
@@ -241,9 +280,101 @@ export class PackedCsvReader implements AsyncIterableIterator<PackedRecords> {
       numbers[count] = number;
       agencies[count] = agency;
       lines[count] = line;
+      starts[count] = start;
+      ends[count] = next;
       count++;
     }
     out.count = count;
+    return out;
+  }
+
+  /**
+   * The `recordsOnly` scan: where every complete record from `#start` is. A record without
+   * a quote before its line end ends there (found with `indexOf`); one with a quote is
+   * walked a byte at a time, quotes toggling, to the first line end outside them.
+   */
+  #findRecords(out: PackedRecords): PackedRecords {
+    const buffer = this.#buffer;
+    const end = this.#end;
+    const view = buffer.subarray(0, end);
+    const { lines, starts, ends } = out;
+    let count = 0;
+    let p = this.#start;
+    let line = this.#line;
+    let quote = view.indexOf(CHAR_QUOTE, p);
+    if (quote < 0) quote = end;
+    while (p < end) {
+      let lf = view.indexOf(CHAR_LF, p);
+      let newlines = 1;
+      if (quote < p) {
+        quote = view.indexOf(CHAR_QUOTE, p);
+        if (quote < 0) quote = end;
+      }
+      if (quote < (lf < 0 ? end : lf)) {
+        // Quoted fields: the record ends at the first line end outside quotes.
+        let quoted = false;
+        newlines = 0;
+        lf = -1;
+        for (let q = p; q < end; q++) {
+          const c = buffer[q];
+          if (c === CHAR_QUOTE) quoted = !quoted;
+          else if (c === CHAR_LF) {
+            newlines++;
+            if (!quoted) {
+              lf = q;
+              break;
+            }
+          }
+        }
+      }
+      let next: number;
+      if (lf >= 0) {
+        next = lf + 1;
+      } else if (this.#eof) {
+        next = end;
+      } else {
+        break; // incomplete: the next read completes it
+      }
+      const blank = next - p === (lf >= 0 ? 1 : 0) ||
+        (next - p === 2 && buffer[p] === CHAR_CR && lf >= 0);
+      if (!blank) {
+        lines[count] = line;
+        starts[count] = p;
+        ends[count] = next;
+        count++;
+      }
+      line += newlines;
+      p = next;
+    }
+    this.#start = p;
+    this.#line = line;
+    out.count = count;
+    return out;
+  }
+
+  /**
+   * Parses `bytes`, in memory, as whole records of agency `agency` (the rows of a batch
+   * frame: no byte order mark, the last record may lack its line end). The result, like
+   * `next()`'s, is valid until the next call; the bytes themselves are changed where a
+   * quoted field held doubled quotes.
+   *
+   * @throws {CsvRowError} at the first record that does not parse, naming its line.
+   */
+  parseBytes(bytes: Uint8Array, agency: number): PackedRecords {
+    this.#buffer = bytes;
+    this.#start = 0;
+    this.#end = bytes.length;
+    this.#eof = true;
+    this.#bomChecked = true;
+    this.#line = 1;
+    this.#agency = agency;
+    this.#pendingError = undefined;
+    const out = this.#parse();
+    const error = this.#pendingError as CsvFormatError | undefined;
+    this.#pendingError = undefined;
+    if (error !== undefined) {
+      throw new CsvRowError(error, out.count, this.#recordLine);
+    }
     return out;
   }
 
@@ -445,4 +576,16 @@ export class PackedCsvReader implements AsyncIterableIterator<PackedRecords> {
     this.#file = undefined;
     file?.close();
   }
+}
+
+/** Records arrays for at least `count` records. */
+function packedRecords(count: number): PackedRecords {
+  const packed = packedCapacity(undefined, count);
+  const size = packed.numbers.length;
+  return {
+    ...packed,
+    lines: new Int32Array(size),
+    starts: new Int32Array(size),
+    ends: new Int32Array(size),
+  };
 }

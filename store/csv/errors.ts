@@ -10,6 +10,8 @@ export class CsvFormatError extends Error {
   readonly path: string;
   /** 1-based line where the bad record starts (0 when the file could not be read at all). */
   readonly line: number;
+  /** The problem alone, without the `path:line:` prefix. */
+  readonly reason: string;
 
   /** Creates the error; `message` is the problem, without the `path:line:` prefix. */
   constructor(message: string, options: { path: string; line: number; cause?: unknown }) {
@@ -18,5 +20,6 @@ export class CsvFormatError extends Error {
     this.name = "CsvFormatError";
     this.path = options.path;
     this.line = options.line;
+    this.reason = message;
   }
 }

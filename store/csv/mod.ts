@@ -9,13 +9,22 @@
 
 export { CsvFormatError } from "./errors.ts";
 export { AGENCY_ROW_FIELDS, csvField, parseDigits, STORE_ROW_FIELDS } from "./format.ts";
-export { betToCsvRow, packedBetsToCsvRows, type ValidCsvRows, validCsvRows } from "./rows.ts";
+export {
+  betToAgencyRow,
+  betToCsvRow,
+  packedBetsToCsvRows,
+  type ValidCsvRows,
+  validCsvRows,
+} from "./rows.ts";
 export {
   type AgencyBetRecord,
+  AgencyRowsParser,
+  CsvRowError,
   type PackedRecords,
   readAgencyBets,
   type ReadAgencyBetsOptions,
   readAgencyBetsPacked,
+  readAgencyRecords,
   readStoreBets,
   type ReadStoreBetsOptions,
   readStoreBetsPacked,

@@ -13,7 +13,7 @@ import { unpackBet } from "../packed_bets.ts";
 import { PackedCsvReader, type PackedRecords } from "./_parser.ts";
 import { AGENCY_ROW_FIELDS, STORE_ROW_FIELDS } from "./format.ts";
 
-export type { PackedRecords } from "./_parser.ts";
+export { CsvRowError, type PackedRecords } from "./_parser.ts";
 
 /** A bet read from an agency file, with the line its record starts on. */
 export interface AgencyBetRecord {
@@ -86,6 +86,47 @@ export function readAgencyBetsPacked(
     agency: options.agency ?? 0,
     chunkSize: options.chunkSize,
   });
+}
+
+/**
+ * Where the records of an agency file are, and nothing more: yields chunks whose
+ * `count`, `lines`, `starts` and `ends` say where each record is in `bytes`, as
+ * written (see {@linkcode PackedRecords}; valid until the next `next()`). Fields,
+ * numbers and UTF-8 are not checked: the client sends the records' own bytes and
+ * the server, which parses them, says what is wrong with one. Blank lines and a byte
+ * order mark are skipped, as {@linkcode readAgencyBets} skips them; a missing or
+ * unreadable file is reported the same way.
+ */
+export function readAgencyRecords(
+  path: string,
+  options: Pick<ReadAgencyBetsOptions, "chunkSize"> = {},
+): AsyncIterableIterator<PackedRecords> {
+  return new PackedCsvReader(path, {
+    fields: AGENCY_ROW_FIELDS,
+    agency: 0,
+    chunkSize: options.chunkSize,
+    recordsOnly: true,
+  });
+}
+
+/**
+ * Parses agency-file records held in memory (the rows of a BET_ROWS frame) into
+ * packed bets, with every check {@linkcode readAgencyBets} makes. One parser is
+ * reused from batch to batch (its arrays are), so each result is valid until the
+ * next `parse()`.
+ */
+export class AgencyRowsParser {
+  readonly #reader = new PackedCsvReader("rows", { fields: AGENCY_ROW_FIELDS, agency: 0 });
+
+  /**
+   * The bets of `bytes`, each of agency `agency`. A quoted field with doubled quotes is
+   * unescaped in place, in `bytes`.
+   * @throws {CsvRowError} at the first record that does not parse: which one (`record`,
+   *   0-based) and the line of `bytes` it names (`line`, 1-based).
+   */
+  parse(bytes: Uint8Array, agency: number): PackedRecords {
+    return this.#reader.parseBytes(bytes, agency);
+  }
 }
 
 /**

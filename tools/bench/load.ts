@@ -1,6 +1,6 @@
 /**
  * The ingest load generator: it speaks the tp0 protocol like the real client,
- * but pre-encodes every BET_BATCH frame (full 8 KiB frames of synthetic bets,
+ * but pre-encodes every BET_ROWS frame (full 8 KiB frames of synthetic bets,
  * batch ids 1, 2, 3... per agency) before it connects, so that generating bets
  * costs nothing while it is timed. Each agency has its own connection with a
  * window of unacknowledged frames; every ack is awaited and checked (id in
@@ -12,17 +12,14 @@
  */
 
 import {
-  BET_BATCH_HEADER_SIZE,
+  BetRowsEncoder,
   ByteReader,
-  encodedBetSize,
-  encodeMessage,
-  HEADER_SIZE,
-  MAX_FRAME_SIZE,
+  MAX_BATCH_COUNT,
   MessageType,
   readFrame,
 } from "../../protocol/mod.ts";
 import { BATCH_WINDOW } from "../../roles/client/mod.ts";
-import type { Bet } from "../../store/mod.ts";
+import { type Bet, betToAgencyRow } from "../../store/mod.ts";
 import { splitHostPort, writeAll } from "../../util/mod.ts";
 import { cpuMs } from "./usage.ts";
 
@@ -30,7 +27,7 @@ import { cpuMs } from "./usage.ts";
 export interface IngestResult {
   /** Bets acknowledged as stored. */
   bets: number;
-  /** BET_BATCH frames sent. */
+  /** BET_ROWS frames sent. */
   frames: number;
   /** Bytes of those frames. */
   frameBytes: number;
@@ -91,33 +88,26 @@ export function syntheticBet(agency: number, index: number): Bet {
   };
 }
 
-/** Encodes `options.bets` synthetic bets of one agency as BET_BATCH frames, batch ids 1, 2, 3... */
+/**
+ * Encodes `options.bets` synthetic bets of one agency as BET_ROWS frames (the frames the
+ * real client sends: each bet an agency-file row), batch ids 1, 2, 3...
+ */
 export function encodeAgencyFrames(options: EncodeFramesOptions): AgencyFrames {
   const { agency, bets: total } = options;
-  const maxAmount = options.batchMaxAmount ?? Number.POSITIVE_INFINITY;
+  const encoder = new BetRowsEncoder({
+    agency,
+    maxBets: Math.min(options.batchMaxAmount ?? MAX_BATCH_COUNT, MAX_BATCH_COUNT),
+  });
+  const text = new TextEncoder();
   const frames: Uint8Array[] = [];
-  let batch: Bet[] = [];
-  let size = HEADER_SIZE + BET_BATCH_HEADER_SIZE;
-  const flush = () => {
-    frames.push(encodeMessage({
-      type: MessageType.BET_BATCH,
-      agency,
-      batchId: frames.length + 1,
-      bets: batch,
-    }));
-    batch = [];
-    size = HEADER_SIZE + BET_BATCH_HEADER_SIZE;
-  };
   for (let i = 0; i < total; i++) {
-    const bet = syntheticBet(agency, i);
-    const betSize = encodedBetSize(bet);
-    if (batch.length > 0 && (size + betSize > MAX_FRAME_SIZE || batch.length >= maxAmount)) {
-      flush();
+    const row = text.encode(betToAgencyRow(syntheticBet(agency, i)));
+    if (!encoder.add(row, 0, row.length)) {
+      frames.push(encoder.take(frames.length + 1));
+      encoder.add(row, 0, row.length);
     }
-    batch.push(bet);
-    size += betSize;
   }
-  if (batch.length > 0) flush();
+  if (encoder.count > 0) frames.push(encoder.take(frames.length + 1));
   const length = frames.reduce((sum, frame) => sum + frame.length, 0);
   const bytes = new Uint8Array(length);
   const ends: number[] = [];
