@@ -3,6 +3,7 @@ import { testBet } from "./_testing.ts";
 import { type Bet, validateBet } from "./bet.ts";
 import { firstInvalidBet, packBets, packedDocument, unpackBet } from "./packed_bets.ts";
 import {
+  AgencyRowsParser,
   betToAgencyRow,
   betToCsvRow,
   packedBetsToCsvRows,
@@ -133,6 +134,43 @@ Deno.test("validCsvRows() gives firstInvalidBet()'s verdict, and packedBetsToCsv
   }
   const many = packBets(Array.from({ length: 3000 }, (_, i) => bet({ number: i % 100_000 })));
   assert.deepEqual(validCsvRows(many, options).rows, packedBetsToCsvRows(many));
+});
+
+Deno.test("validCsvRows() over parsed records (BET_ROWS) writes the rows betToCsvRow() writes", () => {
+  const options = { agencies: 5, today: TODAY };
+  const parser = new AgencyRowsParser();
+  const encode = (text: string) => new TextEncoder().encode(text);
+  // Every way a record may differ from its store row: quotes (needed or not), a quote inside
+  // an unquoted name, CRLF, leading zeros, no line end.
+  const records = [
+    "Ana,Pérez,1,2000-01-01,7\n",
+    '"Ana",Pérez,1,2000-01-01,7\n',
+    '"a,""b""",Pérez,1,2000-01-01,7\n',
+    'Ana"B,Pérez,1,2000-01-01,7\n',
+    "Ana,Pérez,1,2000-01-01,7\r\n",
+    "Ana,Pérez,1,2000-01-01,007\n",
+    "Ana,Pérez,1,2000-01-01,0\n",
+    "Ana,Pérez,1,2000-01-01,7",
+  ];
+  for (const record of records) {
+    const text = `Luis,Díaz,2,1999-01-01,5\n${record}\nEva,Paz,3,1998-01-01,99999\n`;
+    const bets = parser.parse(encode(text), 2);
+    assert.equal(bets.count, 3, record);
+    const expected = Array.from({ length: bets.count }, (_, i) => betToCsvRow(unpackBet(bets, i)));
+    const { rows, invalid } = validCsvRows(bets, options);
+    assert.equal(invalid, -1, record);
+    assert.equal(new TextDecoder().decode(rows), expected.join(""), JSON.stringify(record));
+  }
+  // The edge bets as records: the same verdicts and rows as from packBets().
+  for (const one of edgeBets()) {
+    if (one.agency !== 1 || !Number.isSafeInteger(one.number) || one.number < 0) continue;
+    const batch = [bet(), one, bet({ firstName: 'a,"b"' })].map((b) => ({ ...b, agency: 1 }));
+    const bets = parser.parse(encode(batch.map(betToAgencyRow).join("")), 1);
+    const packed = packBets(batch);
+    const { rows, invalid } = validCsvRows(bets, options);
+    assert.equal(invalid, firstInvalidBet(packed, options), JSON.stringify(one));
+    if (invalid < 0) assert.deepEqual(rows, packedBetsToCsvRows(packed), JSON.stringify(one));
+  }
 });
 
 async function withTempFile(text: string, fn: (path: string) => Promise<void>): Promise<void> {
