@@ -1,17 +1,18 @@
 /**
- * Benchmarks of the protocol hot paths: encode and decode of a full 8 KiB BET_BATCH, with
- * objects (`encodeMessage`, `decodeMessage`) and packed (`BetBatchEncoder`,
- * `decodeBetBatchPacked`, what the client and the server use), and frames read through a
- * ByteReader from an in-memory source.
+ * Benchmarks of the protocol hot paths: encode and decode of full 8 KiB batches, with
+ * objects (`encodeMessage`, `decodeMessage`) and packed (`BetRowsEncoder` and
+ * `decodeBetRowsPacked`, what the client and the server use; `decodeBetBatchPacked`),
+ * and frames read through a ByteReader from an in-memory source.
  *
  * Run: `deno bench --allow-all protocol/`
  *
  * @module
  */
 
-import { type Bet, packBets } from "../store/mod.ts";
+import { AgencyRowsParser, type Bet, betToAgencyRow } from "../store/mod.ts";
 import { ByteReader, type ByteSource, type Frame, readFrame } from "./framing.ts";
-import { BetBatchEncoder, decodeBetBatchPacked } from "./bet_batch.ts";
+import { decodeBetBatchPacked } from "./bet_batch.ts";
+import { BetRowsEncoder, decodeBetRowsPacked } from "./bet_rows.ts";
 import { decodeMessage, encodedBetSize, encodeMessage } from "./messages.ts";
 import {
   BET_BATCH_HEADER_SIZE,
@@ -87,15 +88,6 @@ Deno.bench(`decodeMessage() full 8 KiB BET_BATCH (${bets.length} bets)`, {
   decodeMessage(frame);
 });
 
-const packed = packBets(bets);
-const batchEncoder = new BetBatchEncoder({ agency: 1 });
-Deno.bench(`BetBatchEncoder full 8 KiB BET_BATCH from packed bets (${bets.length} bets)`, {
-  group: "BET_BATCH",
-}, () => {
-  for (let i = 0; i < packed.count; i++) batchEncoder.add(packed, i);
-  batchEncoder.take(1);
-});
-
 Deno.bench(`decodeBetBatchPacked() full 8 KiB BET_BATCH (${bets.length} bets)`, {
   group: "BET_BATCH",
 }, () => {
@@ -107,6 +99,37 @@ Deno.bench(`decodeBetBatchPacked() full 8 KiB BET_BATCH, arrays reused (${bets.l
   group: "BET_BATCH",
 }, () => {
   decodeBetBatchPacked(frame, { into: scratch });
+});
+
+// BET_ROWS: the same bets as agency-file rows, as many as fill the frame.
+const rowBytes = new TextEncoder().encode(bets.map(betToAgencyRow).join("").repeat(2));
+const rowEnds: number[] = [];
+for (let i = rowBytes.indexOf(0x0a); i >= 0; i = rowBytes.indexOf(0x0a, i + 1)) rowEnds.push(i + 1);
+const rowsEncoder = new BetRowsEncoder({ agency: 1 });
+let rowCount = 0;
+for (let i = 0, start = 0; i < rowEnds.length; start = rowEnds[i++]) {
+  if (!rowsEncoder.add(rowBytes, start, rowEnds[i])) break;
+  rowCount++;
+}
+const rowsFrameBytes = rowsEncoder.take(1);
+const rowsPayload = rowsFrameBytes.slice(HEADER_SIZE);
+const rowsParser = new AgencyRowsParser();
+
+Deno.bench(`BetRowsEncoder full 8 KiB BET_ROWS from the file's bytes (${rowCount} bets)`, {
+  group: "BET_ROWS",
+}, () => {
+  for (let i = 0, start = 0; i < rowCount; start = rowEnds[i++]) {
+    rowsEncoder.add(rowBytes, start, rowEnds[i]);
+  }
+  rowsEncoder.take(1);
+});
+
+Deno.bench(`decodeBetRowsPacked() full 8 KiB BET_ROWS, parser reused (${rowCount} bets)`, {
+  group: "BET_ROWS",
+  baseline: true,
+}, () => {
+  // A fresh copy each time: the parser unescapes in place (no quote here, but the contract).
+  decodeBetRowsPacked({ type: MessageType.BET_ROWS, payload: rowsPayload.slice() }, rowsParser);
 });
 
 Deno.bench("readFrame() one 8 KiB frame through ByteReader from memory", {

@@ -99,8 +99,6 @@ export {
   verifyServerProof,
 } from "./auth.ts";
 export {
-  BetBatchEncoder,
-  type BetBatchEncoderOptions,
   type DecodeBetBatchOptions,
   decodeBetBatchPacked,
   type PackedBetBatch,

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { lorca, trickyBets } from "./_testing.ts";
-import { type Bet, packBets, unpackBet } from "../store/mod.ts";
+import { type Bet, unpackBet } from "../store/mod.ts";
 import { isUtf8 } from "../util/mod.ts";
 import { ProtocolError } from "./errors.ts";
 import type { Frame } from "./framing.ts";
-import { BetBatchEncoder, decodeBetBatchPacked } from "./bet_batch.ts";
-import { decodeMessage, encodedBetSize, encodeMessage } from "./messages.ts";
-import { HEADER_SIZE, MAX_FRAME_SIZE, MessageType } from "./types.ts";
+import { decodeBetBatchPacked } from "./bet_batch.ts";
+import { decodeMessage, encodeMessage } from "./messages.ts";
+import { HEADER_SIZE, MessageType } from "./types.ts";
 
 const LORCA: Bet = lorca(7);
 
@@ -159,111 +159,6 @@ Deno.test("isUtf8() agrees with a fatal TextDecoder on every 1- to 3-byte sequen
       if (a >= 0xe0) { for (const c of [0x00, 0x80, 0xbf, 0xc0]) check(new Uint8Array([a, b, c])); }
       if (a >= 0xf0) { for (const c of [0x80, 0xbf]) check(new Uint8Array([a, b, c, 0x80])); }
     }
-  }
-});
-
-/** Frames a BetBatchEncoder makes of `bets`, taking a frame whenever add() refuses. */
-function encodeWith(encoder: BetBatchEncoder, bets: Bet[]): Uint8Array[] {
-  const packed = packBets(bets);
-  const frames: Uint8Array[] = [];
-  for (let i = 0; i < packed.count; i++) {
-    if (encoder.add(packed, i)) continue;
-    frames.push(encoder.take(frames.length + 1));
-    assert.ok(encoder.add(packed, i), "an empty frame takes any bet");
-  }
-  if (encoder.count > 0) frames.push(encoder.take(frames.length + 1));
-  return frames;
-}
-
-/** Frames encodeMessage() makes of `bets`, cut like the client cuts them. */
-function encodeReference(bets: Bet[], maxBets: number): Uint8Array[] {
-  const frames: Uint8Array[] = [];
-  let batch: Bet[] = [];
-  let size = HEADER_SIZE + 8;
-  const flush = () => {
-    frames.push(encodeMessage({
-      type: MessageType.BET_BATCH,
-      agency: 7,
-      batchId: frames.length + 1,
-      bets: batch,
-    }));
-    batch = [];
-    size = HEADER_SIZE + 8;
-  };
-  for (const bet of bets) {
-    const betSize = encodedBetSize(bet);
-    if (batch.length > 0 && (batch.length >= maxBets || size + betSize > MAX_FRAME_SIZE)) flush();
-    batch.push(bet);
-    size += betSize;
-  }
-  if (batch.length > 0) flush();
-  return frames;
-}
-
-Deno.test("BetBatchEncoder makes frames byte for byte equal to encodeMessage(), up to 8 KiB each", () => {
-  const bets = [...TRICKY_BETS, ...randomBets(3000, 42)];
-  for (const maxBets of [1, 3, 100, 65535]) {
-    const frames = encodeWith(new BetBatchEncoder({ agency: 7, maxBets }), bets);
-    assert.deepEqual(frames, encodeReference(bets, maxBets), `maxBets ${maxBets}`);
-    for (const frame of frames) assert.ok(frame.length <= MAX_FRAME_SIZE);
-  }
-});
-
-Deno.test("BetBatchEncoder rejects what encodeMessage() rejects, with the same message", () => {
-  const bad: Bet[] = [
-    { ...LORCA, firstName: "a".repeat(256) },
-    { ...LORCA, lastName: "é".repeat(128) },
-    { ...LORCA, document: "١٢٣" },
-    { ...LORCA, birthdate: "1999-03-1é" },
-    { ...LORCA, number: 2 ** 32 },
-    { ...LORCA, number: 1.5 },
-    { ...LORCA, agency: 8 },
-  ];
-  for (const bet of bad) {
-    const expected = errorOf(() =>
-      encodeMessage({ type: MessageType.BET_BATCH, agency: 7, batchId: 1, bets: [bet] })
-    );
-    const encoder = new BetBatchEncoder({ agency: 7 });
-    const packed = packBets([LORCA, bet]);
-    assert.ok(encoder.add(packed, 0));
-    const actual = errorOf(() => encoder.add(packed, 1));
-    assert.ok(actual instanceof RangeError);
-    assert.equal(
-      actual.message,
-      (expected.cause as Error | undefined)?.message ?? expected.message,
-    );
-    // The frame is left as it was: the good bet alone.
-    assert.deepEqual(
-      encoder.take(1),
-      encodeMessage({ type: MessageType.BET_BATCH, agency: 7, batchId: 1, bets: [LORCA] }),
-    );
-  }
-  assert.throws(() => new BetBatchEncoder({ agency: 7 }).take(1), RangeError);
-  const cleared = new BetBatchEncoder({ agency: 7 });
-  const two = packBets([LORCA, LORCA]);
-  assert.ok(cleared.add(two, 0));
-  cleared.clear();
-  assert.equal(cleared.count, 0);
-  assert.ok(cleared.add(two, 1));
-  assert.deepEqual(
-    cleared.take(5),
-    encodeMessage({ type: MessageType.BET_BATCH, agency: 7, batchId: 5, bets: [LORCA] }),
-  );
-  assert.throws(() => new BetBatchEncoder({ agency: 7, maxBets: 0 }), RangeError);
-});
-
-Deno.test("BetBatchEncoder refuses a bad bet even when the frame has no room left for it", () => {
-  // Fill a frame until the next bet would not fit, then offer a bet no frame can carry:
-  // it must be refused (RangeError), not reported as "frame full". Otherwise the batch
-  // would be cut there, and the same file fixed at that bet would be cut elsewhere.
-  const encoder = new BetBatchEncoder({ agency: 7 });
-  const good = packBets([LORCA]);
-  while (encoder.add(good, 0)) { /* fill */ }
-  const count = encoder.count;
-  for (const bet of [{ ...LORCA, firstName: "a".repeat(300) }, { ...LORCA, document: "١٢٣" }]) {
-    const packed = packBets([bet]);
-    assert.throws(() => encoder.add(packed, 0), RangeError);
-    assert.equal(encoder.count, count);
   }
 });
 
