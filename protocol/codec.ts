@@ -308,6 +308,7 @@ export class ByteCursor {
   text(field: string): string {
     const start = this.#offset;
     this.#offset = this.#bytes.length;
+    if (start === this.#bytes.length) return ""; // every OK ack: no decoder call
     try {
       return fatalDecoder.decode(this.#bytes.subarray(start));
     } catch (error) {
