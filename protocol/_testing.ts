@@ -1,10 +1,12 @@
 /**
- * What the codec tests of this folder share (`messages_test.ts`, `packed_test.ts`):
- * a plain bet and bets on the edges of every field a BET_BATCH carries.
+ * What the codec tests of this folder share (`messages_test.ts`, `packed_test.ts`,
+ * `bet_rows_test.ts`): a plain bet, bets on the edges of every field a BET_BATCH carries,
+ * and {@linkcode errorOf}.
  *
  * @module
  */
 
+import assert from "node:assert/strict";
 import type { Bet } from "../store/mod.ts";
 
 /** A plain valid bet of `agency`: Santiago Lionel Lorca on 7574. */
@@ -29,4 +31,14 @@ export function trickyBets(agency: number): Bet[] {
     { ...base, firstName: "Zoë 漢字 🎲", lastName: "x", document: "1", number: 4294967295 },
     { ...base, firstName: "a".repeat(255), lastName: "é".repeat(127), document: "1234567890" },
   ];
+}
+
+/** The error `fn` throws (fails when it does not throw). */
+export function errorOf(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new assert.AssertionError({ message: "Expected an error" });
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { lorca, trickyBets } from "./_testing.ts";
+import { errorOf, lorca, trickyBets } from "./_testing.ts";
 import { AgencyRowsParser, type Bet, betToAgencyRow, unpackBet } from "../store/mod.ts";
 import { ProtocolError } from "./errors.ts";
 import type { Frame } from "./framing.ts";
@@ -24,16 +24,6 @@ function rowsFrame(rows: string, options: { count: number; batchId?: number }): 
   view.setUint16(6, options.count);
   payload.set(body, 8);
   return { type: MessageType.BET_ROWS, payload };
-}
-
-/** The error `fn` throws (fails when it does not throw). */
-function errorOf(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new assert.AssertionError({ message: "Expected an error" });
 }
 
 Deno.test("BET_ROWS round-trips bets whose names need every kind of quoting", () => {

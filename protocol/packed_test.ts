@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { lorca, trickyBets } from "./_testing.ts";
+import { errorOf, lorca, trickyBets } from "./_testing.ts";
 import { type Bet, unpackBet } from "../store/mod.ts";
 import { isUtf8 } from "../util/mod.ts";
 import { ProtocolError } from "./errors.ts";
@@ -40,16 +40,6 @@ function randomBets(count: number, seed: number): Bet[] {
 
 function frameOf(bytes: Uint8Array): Frame {
   return { type: bytes[2], payload: bytes.slice(HEADER_SIZE) };
-}
-
-/** The error `fn` throws (fails when it does not throw). */
-function errorOf(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new assert.AssertionError({ message: "Expected an error" });
 }
 
 Deno.test("decodeBetBatchPacked() reads every bet decodeMessage() reads, without copying the payload", () => {
