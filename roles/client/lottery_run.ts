@@ -205,8 +205,10 @@ export class LotteryRun {
 
   /**
    * Streams the rest of the file in batches, then waits for every ack. At a
-   * bad line of the file it stops: the bets after the last whole batch are
-   * not sent, the batches already sent are acknowledged, and the run ends
+   * bad line of the file it stops: at a record too long to send, before the
+   * batch that would hold it; at a record the server cannot parse, when that
+   * batch comes back MALFORMED (the server stores nothing of it nor of the
+   * batches behind it). The batches before are acknowledged, and the run ends
    * there without AGENCY_DONE (a fixed file sent again resumes: the batches
    * before come out the same and are acknowledged as duplicates).
    */
