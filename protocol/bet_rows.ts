@@ -82,6 +82,32 @@ export function decodeBetRowsPacked(frame: Frame, parser: AgencyRowsParser): Pac
   return { type: MessageType.BET_ROWS, agency, batchId, bets };
 }
 
+/**
+ * Bytes record `bytes[start .. end)` takes in a frame, its line end added when it has none.
+ * @throws {RangeError} over {@linkcode MAX_ROW_BYTES}
+ */
+function rowSize(bytes: Uint8Array, start: number, end: number): number {
+  const size = end - start + (end > start && bytes[end - 1] === CHAR_LF ? 0 : 1);
+  if (size > MAX_ROW_BYTES) {
+    throw new RangeError(
+      `Record too long: ${size} bytes (a batch frame holds at most ${MAX_ROW_BYTES})`,
+    );
+  }
+  return size;
+}
+
+/** Records in a buffer, for {@linkcode BetRowsEncoder.addRecords} (what `readAgencyRecords` yields). */
+export interface RecordRuns {
+  /** The bytes holding the records. */
+  bytes: Uint8Array;
+  /** Record `i` is `bytes[starts[i] .. ends[i])`. */
+  starts: Int32Array;
+  /** See {@linkcode RecordRuns.starts}. */
+  ends: Int32Array;
+  /** How many records. */
+  count: number;
+}
+
 /** Options of {@linkcode BetRowsEncoder}. */
 export interface BetRowsEncoderOptions {
   /** Agency of the batches. */
@@ -140,19 +166,60 @@ export class BetRowsEncoder {
    * @throws {RangeError} for a record over {@linkcode MAX_ROW_BYTES} bytes
    */
   add(bytes: Uint8Array, start: number, end: number): boolean {
-    const terminated = end > start && bytes[end - 1] === CHAR_LF;
-    const size = end - start + (terminated ? 0 : 1);
-    if (size > MAX_ROW_BYTES) {
-      throw new RangeError(
-        `Record too long: ${size} bytes (a batch frame holds at most ${MAX_ROW_BYTES})`,
-      );
-    }
+    const size = rowSize(bytes, start, end);
     if (this.#count >= this.#maxBets || this.#size + size > MAX_FRAME_SIZE) return false;
     this.#frame.set(bytes.subarray(start, end), this.#size);
     this.#size += size;
-    if (!terminated) this.#frame[this.#size - 1] = CHAR_LF;
+    if (size > end - start) this.#frame[this.#size - 1] = CHAR_LF;
     this.#count++;
     return true;
+  }
+
+  /**
+   * Adds records `from`, `from + 1`, ... of `records` (`bytes[starts[i] .. ends[i])`,
+   * `count` of them) while they fit, as {@linkcode add} would one by one, copying each run
+   * of adjacent records in one go; returns how many it added, 0 when the frame is full.
+   * It stops before a record no frame can carry, which throws once it comes first.
+   * @throws {RangeError} when record `from` is over {@linkcode MAX_ROW_BYTES} bytes
+   */
+  addRecords(records: RecordRuns, from: number): number {
+    const { bytes, starts, ends, count } = records;
+    // A record no frame can carry is refused before the room is looked at (as in add()).
+    if (from < count) rowSize(bytes, starts[from], ends[from]);
+    const frame = this.#frame;
+    const room = Math.min(count - from, this.#maxBets - this.#count);
+    let size = this.#size;
+    let added = 0;
+    // The run of adjacent records added but not copied yet (none while runEnd is -1):
+    // bytes[runStart .. runEnd), which goes to the frame's end, frame[size - its length ..).
+    let runStart = 0;
+    let runEnd = -1;
+    while (added < room) {
+      const i = from + added;
+      const start = starts[i], end = ends[i];
+      const terminated = end > start && bytes[end - 1] === CHAR_LF;
+      const length = end - start + (terminated ? 0 : 1);
+      if (length > MAX_ROW_BYTES) break; // refused when it comes first, at the next call
+      if (size + length > MAX_FRAME_SIZE) break;
+      if (start !== runEnd) {
+        if (runEnd >= 0) frame.set(bytes.subarray(runStart, runEnd), size - (runEnd - runStart));
+        runStart = start;
+      }
+      runEnd = end;
+      size += length;
+      added++;
+      if (!terminated) {
+        // The file's last record: its run, then the line end it lacks.
+        frame.set(bytes.subarray(runStart, runEnd), size - 1 - (runEnd - runStart));
+        frame[size - 1] = CHAR_LF;
+        runEnd = -1;
+        break;
+      }
+    }
+    if (runEnd >= 0) frame.set(bytes.subarray(runStart, runEnd), size - (runEnd - runStart));
+    this.#size = size;
+    this.#count += added;
+    return added;
   }
 
   /**

@@ -4,6 +4,7 @@ import { AgencyRowsParser, type Bet, betToAgencyRow, unpackBet } from "../store/
 import { ProtocolError } from "./errors.ts";
 import type { Frame } from "./framing.ts";
 import { BadRowsError, BetRowsEncoder, decodeBetRowsPacked, MAX_ROW_BYTES } from "./bet_rows.ts";
+import { mulberry32 } from "../tools/random.ts";
 import { decodeMessage, encodeMessage } from "./messages.ts";
 import { ErrorCode, HEADER_SIZE, MAX_FRAME_SIZE, MessageType, VERSION } from "./types.ts";
 
@@ -150,4 +151,62 @@ Deno.test("BetRowsEncoder ends a last record without a line end, and refuses one
   assert.throws(() => encoder.take(3), /0 bets/);
   assert.throws(() => new BetRowsEncoder({ agency: 70_000 }), /agency is 70000/);
   assert.throws(() => new BetRowsEncoder({ agency: 1, maxBets: 0 }), /Invalid maxBets/);
+});
+
+Deno.test("BetRowsEncoder.addRecords() makes the frames add() makes one by one, for any layout", () => {
+  const random = mulberry32(7);
+  for (let round = 0; round < 300; round++) {
+    // Records with gaps between some (blank lines skipped), CRLF, odd sizes, maybe a last one
+    // without its line end, maybe one too long for any frame.
+    const parts: string[] = [];
+    const spans: [number, number][] = [];
+    let at = 0;
+    const records = 1 + Math.floor(random() * 400);
+    for (let i = 0; i < records; i++) {
+      if (random() < 0.1) {
+        parts.push("\n");
+        at += 1;
+      }
+      const long = random() < 0.003;
+      const name = "a".repeat(long ? MAX_ROW_BYTES : 1 + Math.floor(random() * 60));
+      const last = i === records - 1 && random() < 0.5;
+      const row = `${name},b,1,2000-01-01,${i}${last ? "" : random() < 0.2 ? "\r\n" : "\n"}`;
+      const size = text.encode(row).length;
+      parts.push(row);
+      spans.push([at, at + size]);
+      at += size;
+    }
+    const bytes = text.encode(parts.join(""));
+    const runs = {
+      bytes,
+      starts: Int32Array.from(spans, ([s]) => s),
+      ends: Int32Array.from(spans, ([, e]) => e),
+      count: spans.length,
+    };
+    const maxBets = [1, 3, 50, 65_535][round % 4];
+    const framesOf = (step: (encoder: BetRowsEncoder, i: number) => number) => {
+      const encoder = new BetRowsEncoder({ agency: 7, maxBets });
+      const frames: Uint8Array[] = [];
+      let failure = "";
+      for (let i = 0; i < runs.count;) {
+        let added: number;
+        try {
+          added = step(encoder, i);
+        } catch (error) {
+          failure = `${i}: ${(error as Error).message}`;
+          break;
+        }
+        if (added > 0) {
+          i += added;
+          continue;
+        }
+        frames.push(encoder.take(frames.length + 1));
+      }
+      if (failure === "" && encoder.count > 0) frames.push(encoder.take(frames.length + 1));
+      return { frames, failure };
+    };
+    const one = framesOf((e, i) => e.add(bytes, runs.starts[i], runs.ends[i]) ? 1 : 0);
+    const together = framesOf((e, i) => e.addRecords(runs, i));
+    assert.deepEqual(together, one, `round ${round}`);
+  }
 });

@@ -1,6 +1,6 @@
 /**
  * Benchmarks of the protocol hot paths: encode and decode of full 8 KiB batches, with
- * objects (`encodeMessage`, `decodeMessage`) and packed (`BetRowsEncoder` and
+ * objects (`encodeMessage`, `decodeMessage`) and packed (`BetRowsEncoder.addRecords` and
  * `decodeBetRowsPacked`, what the client and the server use; `decodeBetBatchPacked`),
  * and frames read through a ByteReader from an in-memory source.
  *
@@ -121,6 +121,19 @@ Deno.bench(`BetRowsEncoder full 8 KiB BET_ROWS from the file's bytes (${rowCount
   for (let i = 0, start = 0; i < rowCount; start = rowEnds[i++]) {
     rowsEncoder.add(rowBytes, start, rowEnds[i]);
   }
+  rowsEncoder.take(1);
+});
+
+const rowRuns = {
+  bytes: rowBytes,
+  starts: Int32Array.from(rowEnds, (_, i) => i === 0 ? 0 : rowEnds[i - 1]),
+  ends: Int32Array.from(rowEnds),
+  count: rowEnds.length,
+};
+Deno.bench(`BetRowsEncoder.addRecords() the same frame, adjacent records in one copy`, {
+  group: "BET_ROWS",
+}, () => {
+  rowsEncoder.addRecords(rowRuns, 0);
   rowsEncoder.take(1);
 });
 

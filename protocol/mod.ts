@@ -109,4 +109,5 @@ export {
   type BetRowsEncoderOptions,
   decodeBetRowsPacked,
   MAX_ROW_BYTES,
+  type RecordRuns,
 } from "./bet_rows.ts";
