@@ -193,16 +193,19 @@ const EXTERNAL_SCRIPT = new URL("./e2e_external.sh", import.meta.url).pathname;
 
 /**
  * One run of `e2e_external.sh` (the same processes, timed by a shell that reads
- * none of their output); undefined, with a progress line, when it cannot run.
+ * none of their output; with `floor`, six bare Deno processes that move the same
+ * bytes and nothing else, `floor_processes.ts`); undefined, with a progress
+ * line, when it cannot run.
  */
 export async function runExternal(
   dataDir: string,
   agencies: number,
+  options: { floor?: boolean; rows?: number } = {},
 ): Promise<ExternalMarks | undefined> {
   let output: Deno.CommandOutput;
   try {
     output = await new Deno.Command(EXTERNAL_SCRIPT, {
-      args: [dataDir, String(agencies)],
+      args: [dataDir, String(agencies), ...(options.floor ? ["floor"] : [])],
       env: { DENO: Deno.execPath() },
       stdin: "null",
     }).output();
@@ -214,6 +217,10 @@ export async function runExternal(
   const field = (name: string) => Number(new RegExp(`${name}=(\\d+)`).exec(text)?.[1]);
   if (!output.success || Number.isNaN(field("wall_ms"))) {
     progress(`external harness failed: ${new TextDecoder().decode(output.stderr).trim()}`);
+    return undefined;
+  }
+  if (options.rows !== undefined && field("rows") !== options.rows) {
+    progress(`external harness stored ${field("rows")} rows, not ${options.rows}: not counted`);
     return undefined;
   }
   return {
@@ -230,8 +237,8 @@ function sum(values: number[]): number {
 
 /**
  * The section: a warm-up, then `config.runs` runs with each launcher; with
- * `deno run main.ts` each run is followed by one of the external harness
- * (A B A B), so the two figures share the machine's load.
+ * `deno run main.ts` each run is followed by one of the external harness and
+ * one of its floor (A B C A B C), so the three figures share the machine's load.
  */
 export async function benchE2e(config: BenchConfig, launchers: Launcher[]): Promise<Row[]> {
   const dataDir = SHIPPED_DATA;
@@ -245,12 +252,15 @@ export async function benchE2e(config: BenchConfig, launchers: Launcher[]): Prom
     await runE2e({ launcher, dataDir, agencies, facts, watchRss: false });
     const all: E2eMarks[] = [];
     const outside: ExternalMarks[] = [];
+    const floor: ExternalMarks[] = [];
     for (let run = 1; run <= config.runs; run++) {
       progress(`e2e (${launcher.name}): run ${run}/${config.runs}`);
       all.push(await runE2e({ launcher, dataDir, agencies, facts, watchRss: false }));
       if (external) {
-        const marks = await runExternal(dataDir, agencies);
+        const marks = await runExternal(dataDir, agencies, { rows: facts.bets });
         if (marks) outside.push(marks);
+        const bare = await runExternal(dataDir, agencies, { floor: true, rows: facts.bets });
+        if (bare) floor.push(bare);
       }
     }
     const row = (name: string, pick: (m: E2eMarks) => number, note?: string): Row => ({
@@ -274,6 +284,21 @@ export async function benchE2e(config: BenchConfig, launchers: Launcher[]): Prom
         unit: "ms",
         stat: statOf(outside.map((m) => m.wall)),
         note: "e2e_external.sh, run after each run above",
+      });
+    }
+    if (floor.length > 0) {
+      rows.push({
+        section: "e2e",
+        name: "total wall, the floor: six bare Deno processes, same bytes",
+        unit: "ms",
+        stat: statOf(floor.map((m) => m.wall)),
+        note: "e2e_external.sh floor (floor_processes.ts)",
+      }, {
+        section: "e2e",
+        name: "  CPU of the floor's six processes",
+        unit: "ms",
+        stat: statOf(floor.map((m) => m.serverCpu + m.clientsCpu)),
+        note: "/proc and /usr/bin/time, 10 ms ticks",
       });
     }
     rows.push(

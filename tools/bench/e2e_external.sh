@@ -4,7 +4,11 @@
 # spawned, its listening line polled in its log file, the clients started,
 # their exits waited for), nothing reading their output while they run.
 #
-#   tools/bench/e2e_external.sh <data-dir> <agencies>
+#   tools/bench/e2e_external.sh <data-dir> <agencies> [floor]
+#
+# With `floor`, the six processes are tools/bench/floor_processes.ts instead
+# of main.ts: bare Deno processes that move the same bytes and nothing else,
+# started and timed the same way (the floor of the e2e run on this machine).
 #
 # Prints one line: wall_ms=<n> listening_ms=<n> server_cpu_ms=<n> clients_cpu_ms=<n> rows=<n>
 # (CPU is user + system: the server's from /proc before it is stopped, each
@@ -14,7 +18,9 @@ data=$1
 agencies=$2
 root=$(cd "$(dirname "$0")/../.." && pwd)
 deno=${DENO:-deno}
-flags=(run --allow-all --v8-flags=--max-semi-space-size=8 --quiet "$root/main.ts")
+program=$root/main.ts
+[[ ${3:-} == floor ]] && program=$root/tools/bench/floor_processes.ts
+flags=(run --allow-all --v8-flags=--max-semi-space-size=8 --quiet "$program")
 dir=$(mktemp -d "${TMPDIR:-/tmp}/tp0-bench-ext-XXXXXX")
 server=
 cleanup() {
