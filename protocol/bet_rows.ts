@@ -119,8 +119,8 @@ export interface BetRowsEncoderOptions {
 }
 
 /**
- * Fills BET_ROWS frames with records copied as they are: `add()` records until it returns
- * false (the frame is full), then `take()` the frame.
+ * Fills BET_ROWS frames with records copied as they are: `add()` records (or `addRecords()`,
+ * many at once) until it refuses (the frame is full), then `take()` the frame.
  *
  * ```ts ignore
  * const encoder = new BetRowsEncoder({ agency: 3, maxBets: 100 });
