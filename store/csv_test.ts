@@ -400,3 +400,21 @@ Deno.test("AgencyRowsParser names the bad record and its line, as readAgencyBets
   assert.equal(parser.parse(encode("a,b,1,2000-01-01,1\n"), 4).agencies[0], 4);
   assert.equal(parser.parse(encode("a,b,1,2000-01-01,1\nc,d,2,2000-01-01,2"), 5).count, 2);
 });
+
+Deno.test("readAgencyRecords() finds every record of a file of one-byte lines (no field count to lean on)", async () => {
+  await withTempFile("a\n".repeat(40_000) + "b", async (path) => {
+    for (const chunkSize of [7, 65_536]) {
+      let count = 0;
+      let last = "";
+      for await (const chunk of readAgencyRecords(path, { chunkSize })) {
+        for (let i = 0; i < chunk.count; i++) {
+          assert.equal(chunk.lines[i], count + 1);
+          last = new TextDecoder().decode(chunk.bytes.subarray(chunk.starts[i], chunk.ends[i]));
+          count++;
+        }
+      }
+      assert.equal(count, 40_001, `chunkSize ${chunkSize}`);
+      assert.equal(last, "b");
+    }
+  });
+});

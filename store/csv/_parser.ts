@@ -1,8 +1,14 @@
 /**
  * The byte-level CSV parser behind every reader of `read.ts`: one state
- * machine over a chunk buffer, so it stays one file (over 300 lines: the
- * record scanner, the chunk refills and the unescaping share the buffer and
- * its offsets, and splitting them would put a call a byte on the hot path).
+ * machine over a chunk buffer, so it stays one file (near 600 lines: the
+ * record scanner, the chunk refills, the unescaping, the records-only scan
+ * and the in-memory parse share the buffer, its offsets and its line count,
+ * and splitting them would put a call a byte on the hot path).
+ *
+ * Three ways in: a file a chunk at a time (`next()`, the store and agency
+ * readers); a file's records only (`recordsOnly`: where each record ends, for
+ * the client, which sends them as they are); bytes in memory
+ * (`parseBytes()`, the server's parse of a BET_ROWS frame).
  *
  * It reads a file a chunk at a time into one buffer and parses every complete
  * record in it straight from the bytes: it finds records and fields, checks
@@ -240,8 +246,10 @@ export class PackedCsvReader implements AsyncIterableIterator<PackedRecords> {
   /** Parses every complete record from `#start`; stops at an incomplete one or an error. */
   #parse(): PackedRecords {
     if (!this.#bomChecked) this.#skipByteOrderMark();
-    // The shortest record with all its fields is one byte a field (`,,,,1` at the end).
-    const room = Math.ceil((this.#end - this.#start) / this.#fieldCount) + 2;
+    // The shortest record with all its fields is one byte a field (`,,,,1` at the end); one
+    // that is only found (recordsOnly) is one byte and its line end.
+    const shortest = this.#recordsOnly ? 2 : this.#fieldCount;
+    const room = Math.ceil((this.#end - this.#start) / shortest) + 2;
     let out = this.#out;
     if (out.numbers.length < room) out = this.#out = packedRecords(room);
     out.bytes = this.#buffer;
