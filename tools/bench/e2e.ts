@@ -231,6 +231,14 @@ export async function runExternal(
   };
 }
 
+/** How `e2e_external.sh` reads CPU. */
+const HARNESS_CPU_NOTE = "/proc and /usr/bin/time, 10 ms ticks";
+
+/** A row of figures the external harness measured, in ms. */
+function harnessRow(name: string, values: number[], note: string): Row {
+  return { section: "e2e", name, unit: "ms", stat: statOf(values), note };
+}
+
 function sum(values: number[]): number {
   return values.reduce((a, b) => a + b, 0);
 }
@@ -278,28 +286,25 @@ export async function benchE2e(config: BenchConfig, launchers: Launcher[]): Prom
       ),
     );
     if (outside.length > 0) {
-      rows.push({
-        section: "e2e",
-        name: "total wall, external harness (deno run main.ts)",
-        unit: "ms",
-        stat: statOf(outside.map((m) => m.wall)),
-        note: "e2e_external.sh, run after each run above",
-      });
+      rows.push(harnessRow(
+        "total wall, external harness (deno run main.ts)",
+        outside.map((m) => m.wall),
+        "e2e_external.sh, run after each run above",
+      ));
     }
     if (floor.length > 0) {
-      rows.push({
-        section: "e2e",
-        name: "total wall, the floor: six bare Deno processes, same bytes",
-        unit: "ms",
-        stat: statOf(floor.map((m) => m.wall)),
-        note: "e2e_external.sh floor (floor_processes.ts)",
-      }, {
-        section: "e2e",
-        name: "  CPU of the floor's six processes",
-        unit: "ms",
-        stat: statOf(floor.map((m) => m.serverCpu + m.clientsCpu)),
-        note: "/proc and /usr/bin/time, 10 ms ticks",
-      });
+      rows.push(
+        harnessRow(
+          "total wall, the floor: six bare Deno processes, same bytes",
+          floor.map((m) => m.wall),
+          "e2e_external.sh floor (floor_processes.ts)",
+        ),
+        harnessRow(
+          "  CPU of the floor's six processes",
+          floor.map((m) => m.serverCpu + m.clientsCpu),
+          HARNESS_CPU_NOTE,
+        ),
+      );
     }
     rows.push(
       row("  start: server listening", (m) => m.listening),
@@ -317,13 +322,11 @@ export async function benchE2e(config: BenchConfig, launchers: Launcher[]): Prom
       ),
     );
     if (outside.length > 0) {
-      rows.push({
-        section: "e2e",
-        name: "CPU, all processes, external harness (deno run main.ts)",
-        unit: "ms",
-        stat: statOf(outside.map((m) => m.serverCpu + m.clientsCpu)),
-        note: "/proc and /usr/bin/time, 10 ms ticks",
-      });
+      rows.push(harnessRow(
+        "CPU, all processes, external harness (deno run main.ts)",
+        outside.map((m) => m.serverCpu + m.clientsCpu),
+        HARNESS_CPU_NOTE,
+      ));
     }
   }
   if (config.fleetBets > 0) rows.push(...await benchFleet(config));
